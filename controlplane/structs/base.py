@@ -1,0 +1,62 @@
+"""Base struct: frozen msgspec Structs whose JSON names are Nomad's.
+
+Python fields are snake_case; the wire name is derived (`job_id` -> `JobID`,
+`memory_mb` -> `MemoryMB`) with acronyms kept upper-case as Nomad does.
+Where Nomad breaks its own rule (`Cpu` in AllocatedResources) a field names
+itself with `msgspec.field(name=...)`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+
+_ACRONYMS = {
+    "id": "ID",
+    "ids": "IDs",
+    "mb": "MB",
+    "cpu": "CPU",
+    "ip": "IP",
+    "http": "HTTP",
+    "tls": "TLS",
+    "tg": "TG",
+    "cidr": "CIDR",
+    "dns": "DNS",
+    "iops": "IOPS",
+    "mbits": "MBits",
+}
+
+
+def nomad_name(name: str) -> str:
+    """snake_case field name -> Nomad's Go field name."""
+    return "".join(_ACRONYMS.get(p, p[:1].upper() + p[1:]) for p in name.split("_"))
+
+
+class Struct(msgspec.Struct, frozen=True, kw_only=True, rename=nomad_name):
+    """Every control-plane object: immutable, Nomad field names on the wire."""
+
+    def replace(self: S, **changes: Any) -> S:
+        return msgspec.structs.replace(self, **changes)
+
+
+S = TypeVar("S", bound=Struct)
+
+_encoder = msgspec.json.Encoder()
+
+
+def to_json(obj: Any) -> bytes:
+    return _encoder.encode(obj)
+
+
+def to_builtins(obj: Any) -> Any:
+    return msgspec.to_builtins(obj)
+
+
+def from_builtins(data: Any, typ: type[S]) -> S:
+    """Lenient decode of API-shaped data (unknown fields ignored)."""
+    return msgspec.convert(data, typ, strict=False)
+
+
+def decode_json(raw: bytes | str, typ: type[S]) -> S:
+    return msgspec.json.decode(raw, type=typ, strict=False)
