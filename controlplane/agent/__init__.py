@@ -1,1 +1,1 @@
-"""agent package."""
+"""Agent: configuration (flags and HCL file) and the wiring of server, client and HTTP."""

@@ -1,1 +1,1 @@
-"""raft package."""
+"""Replication: message types, the FSM that applies them, the pysyncobj node."""

@@ -1,1 +1,1 @@
-"""server package."""
+"""Server: the endpoints behind the HTTP API and the leader-only loops."""

@@ -1,0 +1,121 @@
+"""AgentConfig: what one agent runs and where; from flags and an HCL config file.
+
+Flags override the file; the file overrides defaults. `-dev` means: one
+server (in-memory, bootstrap 1) and one client in the same process, on
+127.0.0.1, with the default ports unless given.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hcl2
+from hcl2.utils import SerializationOptions
+
+from controlplane.errors import ValidationError
+
+
+@dataclass
+class AgentConfig:
+    dev: bool = False
+    server: bool = False
+    client: bool = False
+    data_dir: str = ""
+    bind: str = "127.0.0.1"
+    http_port: int = 4646
+    rpc_port: int = 4647
+    serf_port: int = 4648
+    node_name: str = field(default_factory=socket.gethostname)
+    datacenter: str = "dc1"
+    region: str = "global"
+    node_class: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+    # client: HTTP addresses of the servers (host:port)
+    servers: list[str] = field(default_factory=list)
+    # server: Raft addresses of the other servers (host:port)
+    retry_join: list[str] = field(default_factory=list)
+    bootstrap_expect: int = 1
+    num_schedulers: int = 2
+    heartbeat_ttl_s: float = 10.0
+    log_level: str = "INFO"
+
+    @property
+    def http_addr(self) -> str:
+        return f"{self.bind}:{self.http_port}"
+
+    @property
+    def rpc_addr(self) -> str:
+        return f"{self.bind}:{self.rpc_port}"
+
+    def public(self) -> dict[str, Any]:
+        """The config as /v1/agent/self shows it."""
+        data = asdict(self)
+        data["http_addr"] = self.http_addr
+        data["rpc_addr"] = self.rpc_addr
+        return data
+
+    def check(self) -> None:
+        if not (self.dev or self.server or self.client):
+            raise ValidationError(
+                "Must specify either server, client or dev mode for the agent."
+            )
+        if self.client and not self.dev and not self.server and not self.servers:
+            raise ValidationError("a client needs -servers (the servers' HTTP addresses)")
+        if self.server and not self.dev and not self.data_dir:
+            raise ValidationError("Must specify data directory (-data-dir) for a server")
+
+
+def load_config_file(path: str, cfg: AgentConfig) -> AgentConfig:
+    """Apply an agent HCL file (Nomad's agent config subset) on top of `cfg`."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ValidationError(f"Error loading configuration from {path}: {exc.strerror}") from None
+    try:
+        data = hcl2.loads(
+            text,
+            serialization_options=SerializationOptions(
+                strip_string_quotes=True, explicit_blocks=False
+            ),
+        )
+    except Exception as exc:
+        raise ValidationError(f"Error parsing {path}: {exc}") from None
+
+    def block(d: dict[str, Any], name: str) -> dict[str, Any]:
+        v = d.get(name) or {}
+        if isinstance(v, list):
+            v = v[0] if v else {}
+        return v if isinstance(v, dict) else {}
+
+    for key, attr in (("data_dir", "data_dir"), ("bind_addr", "bind"), ("region", "region"),
+                      ("datacenter", "datacenter"), ("name", "node_name"),
+                      ("log_level", "log_level")):
+        if key in data:
+            setattr(cfg, attr, str(data[key]))
+    ports = block(data, "ports")
+    for key in ("http", "rpc", "serf"):
+        if key in ports:
+            setattr(cfg, f"{key}_port", int(ports[key]))
+    server = block(data, "server")
+    if server.get("enabled"):
+        cfg.server = True
+    if "bootstrap_expect" in server:
+        cfg.bootstrap_expect = int(server["bootstrap_expect"])
+    join = block(server, "server_join")
+    if join.get("retry_join"):
+        cfg.retry_join = [str(x) for x in join["retry_join"]]
+    if "num_schedulers" in server:
+        cfg.num_schedulers = int(server["num_schedulers"])
+    client = block(data, "client")
+    if client.get("enabled"):
+        cfg.client = True
+    if client.get("servers"):
+        cfg.servers = [str(x) for x in client["servers"]]
+    if "node_class" in client:
+        cfg.node_class = str(client["node_class"])
+    if client.get("meta"):
+        cfg.meta = {str(k): str(v) for k, v in block(client, "meta").items()}
+    return cfg

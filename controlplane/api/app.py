@@ -1,0 +1,90 @@
+"""The Starlette application: route table and the one place errors become statuses.
+
+Errors are plain-text bodies (API.md §0.1): NomadError subclasses carry their
+status; anything unexpected is a 500 with its message, logged with a trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from controlplane.errors import NomadError
+
+from . import client_fs, internal, jobs, resources, status
+
+if TYPE_CHECKING:
+    from controlplane.agent.agent import Agent
+
+log = logging.getLogger(__name__)
+
+READ = ["GET"]
+WRITE = ["PUT", "POST"]
+
+SERVER_ROUTES = [
+    Route("/v1/jobs", jobs.jobs_list, methods=READ + WRITE),
+    Route("/v1/jobs/parse", jobs.jobs_parse, methods=WRITE),
+    Route("/v1/job/{rest:path}", jobs.job_item, methods=READ + WRITE + ["DELETE"]),
+    Route("/v1/nodes", resources.nodes_list, methods=READ),
+    Route("/v1/node/{node_id}", resources.node_item, methods=READ),
+    Route("/v1/node/{node_id}/allocations", resources.node_allocations, methods=READ),
+    Route("/v1/allocations", resources.allocs_list, methods=READ),
+    Route("/v1/allocation/{alloc_id}", resources.alloc_item, methods=READ),
+    Route("/v1/evaluations", resources.evals_list, methods=READ),
+    Route("/v1/evaluation/{eval_id}", resources.eval_item, methods=READ),
+    Route("/v1/evaluation/{eval_id}/allocations", resources.eval_allocations, methods=READ),
+    Route("/v1/deployments", resources.deployments_list, methods=READ),
+    Route("/v1/deployment/{dep_id}", resources.deployment_item, methods=READ),
+    Route("/v1/status/leader", status.status_leader, methods=READ),
+    Route("/v1/status/peers", status.status_peers, methods=READ),
+    Route("/v1/agent/members", status.agent_members, methods=READ),
+    Route("/v1/regions", status.regions, methods=READ),
+    Route("/v1/internal/node/register", internal.node_register, methods=WRITE),
+    Route("/v1/internal/node/{node_id}/heartbeat", internal.node_heartbeat, methods=WRITE),
+    Route("/v1/internal/allocs/update", internal.allocs_update, methods=WRITE),
+]
+
+AGENT_ROUTES = [
+    Route("/v1/agent/self", status.agent_self, methods=READ),
+    Route("/v1/agent/health", status.agent_health, methods=READ),
+    Route("/v1/client/fs/logs/{alloc_id}", client_fs.logs, methods=READ),
+]
+
+
+async def _nomad_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NomadError)
+    return PlainTextResponse(exc.message, status_code=exc.status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return PlainTextResponse("Invalid method", status_code=405)
+    return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("http: %s %s failed", request.method, request.url.path)
+    return PlainTextResponse(f"internal error: {exc}", status_code=500)
+
+
+def build_app(agent: Agent) -> Starlette:
+    routes = list(AGENT_ROUTES)
+    if agent.server is not None:
+        routes = SERVER_ROUTES + routes
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            NomadError: _nomad_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+    )
+    app.state.agent = agent
+    return app

@@ -1,0 +1,154 @@
+"""Job routes: /v1/jobs, /v1/jobs/parse and /v1/job/:id[/suffix] (API.md §2.1).
+
+Job IDs may contain `/`, so `/v1/job/...` dispatches on the path suffix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from controlplane import jobspec
+from controlplane.errors import MethodNotAllowed, NotFound, ValidationError
+from controlplane.state import StateStore
+from controlplane.structs import Job, from_builtins, to_builtins
+from controlplane.structs.keys import normalize_keys
+
+from .common import (
+    blocking_query,
+    get_ci,
+    json_response,
+    namespace_of,
+    query_bool,
+    read_body,
+    server_of,
+)
+from .stubs import alloc_stub, job_stub
+
+_SUFFIXES = ("allocations", "evaluations", "summary", "deployment", "deployments", "versions")
+
+
+async def jobs_list(request: Request) -> Response:
+    server = server_of(request)
+    if request.method in ("PUT", "POST"):
+        return await _register(request, None)
+    ns = namespace_of(request)
+    prefix = request.query_params.get("prefix", "")
+    return await blocking_query(
+        request,
+        server.store,
+        ("jobs", "allocs", "evals"),
+        lambda s: [job_stub(s, j) for j in s.jobs(ns, prefix)],
+    )
+
+
+async def jobs_parse(request: Request) -> Response:
+    body = await read_body(request)
+    text = get_ci(body, "JobHCL")
+    if not text:
+        raise ValidationError("Job spec is empty")
+    try:
+        if get_ci(body, "Canonicalize", False):
+            data: Any = to_builtins(jobspec.parse_job(text, "<input>"))
+        else:
+            data = jobspec.parse_job_api(text, "<input>")
+    except ValidationError as exc:
+        raise ValidationError(f"Failed to parse job: {exc}") from None
+    return json_response(request, data)
+
+
+def decode_job(data: Any) -> Job:
+    if not isinstance(data, dict):
+        raise ValidationError("Job must be specified")
+    try:
+        return from_builtins(normalize_keys(data, Job), Job)
+    except msgspec.ValidationError as exc:
+        raise ValidationError(f"Invalid job: {exc}") from None
+
+
+async def _register(request: Request, path_id: str | None) -> Response:
+    server = server_of(request)
+    body = await read_body(request)
+    raw_job = get_ci(body, "Job")
+    if raw_job is None:
+        raise ValidationError("Job must be specified")
+    job = decode_job(raw_job)
+    if not job.id:
+        raise ValidationError("Job ID hasn't been provided")
+    if path_id is not None and job.id != path_id:
+        raise ValidationError("Job ID does not match name")
+    ns = request.query_params.get("namespace") or get_ci(body, "Namespace") or job.namespace
+    job = job.replace(namespace=ns or "default")
+    out = await server.register_job(
+        job,
+        enforce_index=bool(get_ci(body, "EnforceIndex", False)),
+        job_modify_index=int(get_ci(body, "JobModifyIndex", 0) or 0),
+    )
+    return json_response(request, out, index=out["Index"])
+
+
+async def job_item(request: Request) -> Response:
+    server = server_of(request)
+    path: str = request.path_params["rest"]
+    ns = namespace_of(request)
+    job_id, _, suffix = path.rpartition("/")
+    if suffix not in _SUFFIXES or not job_id:
+        job_id, suffix = path, ""
+    store = server.store
+    if suffix == "":
+        if request.method == "GET":
+            return await blocking_query(request, store, ("jobs", "allocs", "evals"),
+                                        lambda s: _job_or_404(s, ns, job_id))
+        if request.method in ("PUT", "POST"):
+            return await _register(request, job_id)
+        if request.method == "DELETE":
+            out = await server.deregister_job(ns, job_id, purge=query_bool(request, "purge"))
+            return json_response(request, out, index=out["Index"])
+        raise MethodNotAllowed()
+    if request.method != "GET":
+        raise MethodNotAllowed()
+    if suffix == "allocations":
+        return await blocking_query(
+            request, store, ("allocs",),
+            lambda s: [alloc_stub(a) for a in s.allocs_by_job(ns, job_id)],
+        )
+    if suffix == "evaluations":
+        return await blocking_query(
+            request, store, ("evals",), lambda s: s.evals_by_job(ns, job_id)
+        )
+    if suffix == "summary":
+        return await blocking_query(
+            request, store, ("jobs", "allocs", "evals"),
+            lambda s: _or_404(s.job_summary(ns, job_id), "job not found"),
+        )
+    if suffix == "deployment":
+        return await blocking_query(
+            request, store, ("deployments",), lambda s: s.latest_deployment(ns, job_id)
+        )
+    if suffix == "deployments":
+        return await blocking_query(
+            request, store, ("deployments",),
+            lambda s: sorted(s.deployments_by_job(ns, job_id), key=lambda d: -d.create_index),
+        )
+    # versions
+    return await blocking_query(
+        request, store, ("jobs",),
+        lambda s: {"Versions": _or_404(s.job_versions(ns, job_id) or None,
+                                       "job versions not found"), "Diffs": None},
+    )
+
+
+def _job_or_404(s: StateStore, ns: str, job_id: str) -> Job:
+    job = s.job_by_id(ns, job_id)
+    if job is None:
+        raise NotFound("job not found")
+    return s.job_with_status(job)
+
+
+def _or_404(value: Any, message: str) -> Any:
+    if value is None:
+        raise NotFound(message)
+    return value

@@ -1,0 +1,169 @@
+"""FSM: applies committed Raft entries to the StateStore. A dispatch table.
+
+`apply` runs in the Raft thread on every server, in log order. It never
+raises (a raising apply wedges pysyncobj) and never blocks: every handler
+decodes, makes store calls, and returns a result value. Errors come back as
+`ApplyResult(error=...)` to the submitter only. Observers (eval broker,
+blocked evals) hear about changes through `listeners`, which must not block.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from controlplane.state import StateStore
+from controlplane.structs import Evaluation
+
+from . import messages as m
+
+log = logging.getLogger(__name__)
+
+
+class ApplyResult(msgspec.Struct, frozen=True):
+    index: int
+    error: str = ""
+    error_status: int = 0
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class FSMListener:
+    """Hooks the leader uses to react to applied entries (non-blocking)."""
+
+    def evals_upserted(self, evals: list[Evaluation]) -> None:
+        """Evaluations were written (pending ones go to the broker)."""
+
+    def capacity_changed(self) -> None:
+        """A node became ready or allocations stopped: blocked evals may fit."""
+
+
+class FSM:
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        self.listeners: list[FSMListener] = []
+        self._handlers: dict[m.MsgType, Callable[[int, Any], ApplyResult]] = {
+            m.MsgType.NOOP: lambda i, p: ApplyResult(index=i),
+            m.MsgType.JOB_REGISTER: self._job_register,
+            m.MsgType.JOB_DEREGISTER: self._job_deregister,
+            m.MsgType.NODE_REGISTER: self._node_register,
+            m.MsgType.NODE_STATUS: self._node_status,
+            m.MsgType.EVAL_UPSERT: self._eval_upsert,
+            m.MsgType.PLAN_APPLY: self._plan_apply,
+            m.MsgType.ALLOC_CLIENT_UPDATE: self._alloc_client_update,
+        }
+
+    def apply(self, index: int, msg_type: int, payload: bytes) -> ApplyResult:
+        try:
+            mt = m.MsgType(msg_type)
+            result = self._handlers[mt](index, m.decode(mt, payload))
+        except Exception as exc:  # never let an entry wedge the log
+            log.exception("fsm: failed to apply entry index=%d type=%s", index, msg_type)
+            result = ApplyResult(index=index, error=f"failed to apply: {exc}", error_status=500)
+        self.store.mark_applied(index)
+        self.store.notifier.notify()
+        return result
+
+    # -- handlers --------------------------------------------------------
+    def _job_register(self, index: int, p: m.JobRegister) -> ApplyResult:
+        existing = self.store.job_by_id(p.job.namespace, p.job.id)
+        if p.enforce_index:
+            current = existing.job_modify_index if existing else 0
+            if p.job_modify_index == 0 and existing is not None:
+                return _conflict(index, "Enforcing job modify index 0: job already exists")
+            if p.job_modify_index != 0 and existing is None:
+                return _conflict(
+                    index, f"Enforcing job modify index {p.job_modify_index}: job does not exist"
+                )
+            if p.job_modify_index != current:
+                return _conflict(
+                    index,
+                    f"Enforcing job modify index {p.job_modify_index}: job exists with "
+                    f"conflicting job modify index: {current}",
+                )
+        stored = self.store.upsert_job(index, p.job, p.submit_time)
+        evals = []
+        if p.eval is not None:
+            evals = [p.eval.replace(job_modify_index=stored.job_modify_index)]
+            self.store.upsert_evals(index, evals)
+            self._evals_upserted(evals)
+        return ApplyResult(index=index, data={"JobModifyIndex": stored.job_modify_index})
+
+    def _job_deregister(self, index: int, p: m.JobDeregister) -> ApplyResult:
+        job = self.store.job_by_id(p.namespace, p.job_id)
+        if job is None:
+            return ApplyResult(index=index, data={"found": False})
+        if p.purge:
+            self.store.delete_job(index, p.namespace, p.job_id)
+        elif not job.stop:
+            self.store.upsert_job(index, job.replace(stop=True), p.submit_time)
+        if p.eval is not None:
+            self.store.upsert_evals(index, [p.eval])
+            self._evals_upserted([p.eval])
+        return ApplyResult(index=index, data={"found": True})
+
+    def _node_register(self, index: int, p: m.NodeRegister) -> ApplyResult:
+        stored = self.store.upsert_node(index, p.node, p.now)
+        if p.evals:
+            self.store.upsert_evals(index, p.evals)
+            self._evals_upserted(p.evals)
+        if stored.status == "ready":
+            self._capacity_changed()
+        return ApplyResult(index=index)
+
+    def _node_status(self, index: int, p: m.NodeStatus) -> ApplyResult:
+        if not self.store.update_node_status(index, p.node_id, p.status, p.at_s, p.now):
+            return ApplyResult(index=index, error="node not found", error_status=404)
+        if p.evals:
+            self.store.upsert_evals(index, p.evals)
+            self._evals_upserted(p.evals)
+        if p.status == "ready":
+            self._capacity_changed()
+        return ApplyResult(index=index)
+
+    def _eval_upsert(self, index: int, p: m.EvalUpsert) -> ApplyResult:
+        self.store.upsert_evals(index, p.evals)
+        self._evals_upserted(p.evals)
+        return ApplyResult(index=index)
+
+    def _plan_apply(self, index: int, p: m.PlanApply) -> ApplyResult:
+        self.store.upsert_allocs(index, p.allocs)
+        if p.deployment is not None:
+            self.store.upsert_deployment(index, p.deployment)
+        if p.evals:
+            self.store.upsert_evals(index, p.evals)
+            self._evals_upserted(p.evals)
+        if any(a.desired_status != "run" for a in p.allocs):
+            self._capacity_changed()
+        return ApplyResult(index=index)
+
+    def _alloc_client_update(self, index: int, p: m.AllocClientUpdateMsg) -> ApplyResult:
+        changed = self.store.update_allocs_from_client(index, p.updates)
+        if p.evals:
+            self.store.upsert_evals(index, p.evals)
+            self._evals_upserted(p.evals)
+        if any(a.client_terminal() for a in changed):
+            self._capacity_changed()
+        return ApplyResult(index=index)
+
+    # -- listeners -------------------------------------------------------
+    def _evals_upserted(self, evals: list[Evaluation]) -> None:
+        stored = [self.store.eval_by_id(e.id) or e for e in evals]
+        for listener in self.listeners:
+            try:
+                listener.evals_upserted(stored)
+            except Exception:
+                log.exception("fsm: listener failed on evals_upserted")
+
+    def _capacity_changed(self) -> None:
+        for listener in self.listeners:
+            try:
+                listener.capacity_changed()
+            except Exception:
+                log.exception("fsm: listener failed on capacity_changed")
+
+
+def _conflict(index: int, msg: str) -> ApplyResult:
+    return ApplyResult(index=index, error=msg, error_status=409)

@@ -1,0 +1,234 @@
+"""Server: one control-plane server — state, Raft, leader loops, and endpoints.
+
+The endpoint methods (register_job, node_register, ...) are what the HTTP
+layer calls: they validate, build the replicated message (times and IDs are
+chosen here, never in the FSM) and submit it. Leader-only loops run while
+this server leads (see leader.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from controlplane import jobspec
+from controlplane.errors import NotFound, ValidationError
+from controlplane.raft.fsm import FSMListener
+from controlplane.raft.messages import (
+    AllocClientUpdateMsg,
+    EvalUpsert,
+    JobDeregister,
+    JobRegister,
+    MsgType,
+    NodeRegister,
+    NodeStatus,
+)
+from controlplane.raft.node import RaftConfig, RaftNode
+from controlplane.state import StateStore
+from controlplane.structs import AllocClientUpdate, Evaluation, Job, Node
+
+from .blocked_evals import BlockedEvals
+from .eval_broker import EvalBroker
+from .heartbeats import Heartbeats, node_update_evals, rfc3339_now
+from .leader import LeadershipMonitor
+from .plan_apply import PlanApplier
+from .worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServerConfig:
+    name: str = "server"
+    region: str = "global"
+    datacenter: str = "dc1"
+    raft: RaftConfig = field(default_factory=RaftConfig)
+    num_workers: int = 2
+    heartbeat_ttl_s: float = 10.0
+    heartbeat_grace_s: float = 10.0
+    failover_grace_s: float = 30.0
+
+
+class Server(FSMListener):
+    def __init__(self, cfg: ServerConfig) -> None:
+        self.cfg = cfg
+        self.store = StateStore()
+        self.broker = EvalBroker(on_failed=self._eval_failed)
+        self.blocked = BlockedEvals(self.broker)
+        self.raft = RaftNode(self.store, cfg.raft)
+        self.raft.fsm.listeners.append(self)
+        self.planner = PlanApplier(self.raft, self.store)
+        self.heartbeats = Heartbeats(
+            self.raft,
+            self.store,
+            ttl_s=cfg.heartbeat_ttl_s,
+            grace_s=cfg.heartbeat_grace_s,
+            failover_grace_s=cfg.failover_grace_s,
+        )
+        self._workers: list[Worker] = []
+        self._leadership = LeadershipMonitor(self.raft.is_leader, self._gain, self._lose)
+        self._leadership.start()
+
+    # -- lifecycle -------------------------------------------------------
+    def shutdown(self) -> None:
+        self._leadership.stop()
+        self.raft.destroy()
+
+    def is_leader(self) -> bool:
+        return self._leadership.leader
+
+    def _gain(self) -> None:
+        self.broker.set_enabled(True)
+        evals = self.store.read(lambda s: list(s.evals("*")))
+        self.blocked.set_enabled(True, [e for e in evals if e.status == "blocked"])
+        for ev in evals:
+            if ev.status == "pending":
+                self.broker.enqueue(ev)
+        self._workers = [
+            Worker(self.raft, self.store, self.broker, self.blocked, self.planner)
+            for _ in range(self.cfg.num_workers)
+        ]
+        for w in self._workers:
+            w.start()
+        self.heartbeats.start()
+
+    def _lose(self) -> None:
+        self.heartbeats.stop()
+        for w in self._workers:
+            w.stop()
+        self.broker.set_enabled(False)
+        self.blocked.set_enabled(False)
+        for w in self._workers:
+            w.join()
+        self._workers = []
+
+    # -- FSM listener (Raft thread: never block) ---------------------------
+    def evals_upserted(self, evals: list[Evaluation]) -> None:
+        for ev in evals:
+            self.blocked.observe(ev)
+            if ev.status == "pending":
+                self.broker.enqueue(ev)
+
+    def capacity_changed(self) -> None:
+        self.blocked.unblock_all()
+
+    def _eval_failed(self, ev: Evaluation) -> None:
+        log.error("eval %s reached its delivery limit: marking failed", ev.id)
+        failed = ev.replace(status="failed", status_description="maximum attempts reached (3)")
+        try:
+            self.raft.submit(MsgType.EVAL_UPSERT, EvalUpsert(evals=[failed]))
+        except Exception:
+            log.exception("could not mark eval failed eval_id=%s", ev.id)
+
+    # -- job endpoints ---------------------------------------------------
+    async def register_job(
+        self, job: Job, enforce_index: bool = False, job_modify_index: int = 0
+    ) -> dict[str, Any]:
+        job = jobspec.canonicalize(job)
+        jobspec.validate(job)
+        now = time.time_ns()
+        ev = None
+        if job.periodic is None and job.parameterized_job is None:
+            ev = _new_eval(job, "job-register", now)
+        result = await self.raft.submit_async(
+            MsgType.JOB_REGISTER,
+            JobRegister(
+                job=job,
+                eval=ev,
+                submit_time=now,
+                enforce_index=enforce_index,
+                job_modify_index=job_modify_index,
+            ),
+        )
+        return {
+            "EvalID": ev.id if ev else "",
+            "EvalCreateIndex": result.index if ev else 0,
+            "JobModifyIndex": result.data.get("JobModifyIndex", result.index),
+            "Warnings": "",
+            "Index": result.index,
+        }
+
+    async def deregister_job(self, namespace: str, job_id: str, purge: bool) -> dict[str, Any]:
+        job = self.store.job_by_id(namespace, job_id)
+        if job is None:
+            return {"EvalID": "", "EvalCreateIndex": 0, "JobModifyIndex": 0, "Index": 0}
+        now = time.time_ns()
+        ev = _new_eval(job, "job-deregister", now)
+        result = await self.raft.submit_async(
+            MsgType.JOB_DEREGISTER,
+            JobDeregister(namespace=namespace, job_id=job_id, purge=purge, eval=ev,
+                          submit_time=now),
+        )
+        return {
+            "EvalID": ev.id,
+            "EvalCreateIndex": result.index,
+            "JobModifyIndex": result.index,
+            "Index": result.index,
+        }
+
+    # -- client (node) endpoints -------------------------------------------
+    async def node_register(self, node: Node) -> dict[str, Any]:
+        if not node.id:
+            raise ValidationError("missing node ID for node registration")
+        node = node.replace(status="ready", status_updated_at=int(time.time()))
+        evals = [
+            e.replace(node_id=node.id)
+            for e in node_update_evals(self.store, node.id, "node-update", system_jobs=True)
+        ]
+        result = await self.raft.submit_async(
+            MsgType.NODE_REGISTER, NodeRegister(node=node, now=rfc3339_now(), evals=evals)
+        )
+        ttl = self.heartbeats.reset(node.id)
+        return {"HeartbeatTTL": int(ttl * 1e9), "Index": result.index}
+
+    async def node_heartbeat(self, node_id: str, status: str) -> dict[str, Any]:
+        node = self.store.node_by_id(node_id)
+        if node is None:
+            raise NotFound("node not found")
+        index = node.modify_index
+        if node.status != status:
+            evals = []
+            if status == "ready":
+                evals = node_update_evals(self.store, node_id, "node-update", system_jobs=True)
+            result = await self.raft.submit_async(
+                MsgType.NODE_STATUS,
+                NodeStatus(node_id=node_id, status=status, at_s=int(time.time()),
+                           now=rfc3339_now(), evals=evals),
+            )
+            index = result.index
+        ttl = self.heartbeats.reset(node_id)
+        return {"HeartbeatTTL": int(ttl * 1e9), "Index": index}
+
+    async def update_allocs(self, updates: list[AllocClientUpdate]) -> dict[str, Any]:
+        now = time.time_ns()
+        evals: list[Evaluation] = []
+        seen: set[tuple[str, str]] = set()
+        for u in updates:
+            alloc = self.store.alloc_by_id(u.id)
+            if alloc is None or alloc.job is None or u.client_status != "failed":
+                continue
+            key = (alloc.namespace, alloc.job_id)
+            if alloc.client_status != "failed" and key not in seen:
+                seen.add(key)
+                evals.append(_new_eval(alloc.job, "alloc-failure", now))
+        result = await self.raft.submit_async(
+            MsgType.ALLOC_CLIENT_UPDATE, AllocClientUpdateMsg(updates=updates, evals=evals)
+        )
+        return {"Index": result.index}
+
+
+def _new_eval(job: Job, trigger: str, now: int) -> Evaluation:
+    return Evaluation(
+        id=str(uuid.uuid4()),
+        namespace=job.namespace,
+        priority=job.priority,
+        type=job.type,
+        triggered_by=trigger,
+        job_id=job.id,
+        status="pending",
+        create_time=now,
+        modify_time=now,
+    )

@@ -1,0 +1,269 @@
+"""StateStore: the live cluster state, written only by the FSM.
+
+Writes take the Raft index of the entry that carries them and stamp it on
+every object they touch (CreateIndex / ModifyIndex) and on the tables they
+change (the `X-Nomad-Index` of list reads). Readers get frozen structs, or a
+StateSnapshot: a point-in-time copy the scheduler can read at leisure.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from controlplane.structs import (
+    AllocClientUpdate,
+    Allocation,
+    Deployment,
+    Evaluation,
+    Job,
+    Node,
+    NodeEvent,
+    to_builtins,
+)
+
+from .notify import ChangeNotifier
+from .reads import Reads
+from .tables import JOB_VERSIONS_KEPT, Tables
+
+# Fields that do not make a new job version when they alone change.
+_NON_SPEC_FIELDS = (
+    "Status",
+    "StatusDescription",
+    "Stable",
+    "Version",
+    "SubmitTime",
+    "CreateIndex",
+    "ModifyIndex",
+    "JobModifyIndex",
+)
+
+
+def job_spec(job: Job) -> dict[str, Any]:
+    """The user-controlled part of a job, for "did the spec change" checks."""
+    data = to_builtins(job)
+    for k in _NON_SPEC_FIELDS:
+        data.pop(k, None)
+    return data
+
+
+class _Indexed(Reads):
+    """Tables plus the secondary indexes derived from them."""
+
+    def __init__(self, tables: Tables) -> None:
+        self._t = tables
+        self._rebuild_indexes()
+
+    def _rebuild_indexes(self) -> None:
+        self._allocs_by_node = {}
+        self._allocs_by_job = {}
+        self._evals_by_job = {}
+        for a in self._t.allocs.values():
+            self._index_alloc(a)
+        for e in self._t.evals.values():
+            self._evals_by_job.setdefault((e.namespace, e.job_id), set()).add(e.id)
+
+    def _index_alloc(self, a: Allocation) -> None:
+        self._allocs_by_node.setdefault(a.node_id, set()).add(a.id)
+        self._allocs_by_job.setdefault((a.namespace, a.job_id), set()).add(a.id)
+
+
+class StateSnapshot(_Indexed):
+    """A frozen point-in-time view (implements StateView)."""
+
+
+class StateStore(_Indexed):
+    def __init__(self) -> None:
+        super().__init__(Tables())
+        self.lock = threading.RLock()
+        self.notifier = ChangeNotifier()
+
+    # -- snapshots / restore ---------------------------------------------
+    def snapshot(self) -> StateSnapshot:
+        with self.lock:
+            t = self._t
+            copied = Tables(
+                index=t.index,
+                table_index=dict(t.table_index),
+                jobs=dict(t.jobs),
+                job_versions={k: list(v) for k, v in t.job_versions.items()},
+                nodes=dict(t.nodes),
+                evals=dict(t.evals),
+                allocs=dict(t.allocs),
+                deployments=dict(t.deployments),
+            )
+        return StateSnapshot(copied)
+
+    def dump(self) -> Tables:
+        """The data a Raft snapshot persists (a copy: pickled in another thread)."""
+        with self.lock:
+            return copy.copy(self.snapshot()._t)
+
+    def restore(self, tables: Tables) -> None:
+        with self.lock:
+            self._t = tables
+            self._rebuild_indexes()
+        self.notifier.notify()
+
+    # -- bookkeeping -----------------------------------------------------
+    def _bump(self, index: int, *tables: str) -> None:
+        self._t.index = max(self._t.index, index)
+        for name in tables:
+            self._t.table_index[name] = index
+
+    def mark_applied(self, index: int) -> None:
+        """Record that entry `index` was applied (even if it changed nothing)."""
+        with self.lock:
+            self._t.index = max(self._t.index, index)
+
+    # -- jobs ------------------------------------------------------------
+    def upsert_job(self, index: int, job: Job, submit_time: int) -> Job:
+        """Store a job; a changed spec becomes a new version. Returns the stored job."""
+        key = (job.namespace, job.id)
+        with self.lock:
+            old = self._t.jobs.get(key)
+            if old is not None and job_spec(old) == job_spec(job):
+                return old
+            version = old.version + 1 if old is not None else 0
+            stored = job.replace(
+                version=version,
+                submit_time=submit_time,
+                create_index=old.create_index if old else index,
+                modify_index=index,
+                job_modify_index=index,
+                stable=False,
+                status="",
+            )
+            self._t.jobs[key] = stored
+            versions = [stored, *self._t.job_versions.get(key, [])]
+            self._t.job_versions[key] = versions[:JOB_VERSIONS_KEPT]
+            self._bump(index, "jobs")
+            return stored
+
+    def delete_job(self, index: int, namespace: str, job_id: str) -> None:
+        with self.lock:
+            self._t.jobs.pop((namespace, job_id), None)
+            self._t.job_versions.pop((namespace, job_id), None)
+            self._bump(index, "jobs")
+
+    # -- nodes -----------------------------------------------------------
+    def upsert_node(self, index: int, node: Node, now: str) -> Node:
+        with self.lock:
+            old = self._t.nodes.get(node.id)
+            if old is None:
+                events = [NodeEvent(message="Node registered", subsystem="Cluster",
+                                    timestamp=now, create_index=index)]
+                stored = node.replace(create_index=index, modify_index=index, events=events)
+            else:
+                # operator-controlled fields survive a re-registration
+                stored = node.replace(
+                    create_index=old.create_index,
+                    modify_index=index,
+                    events=old.events,
+                    drain=old.drain,
+                    drain_strategy=old.drain_strategy,
+                    scheduling_eligibility=old.scheduling_eligibility,
+                )
+            self._t.nodes[node.id] = stored
+            self._bump(index, "nodes")
+            return stored
+
+    def update_node_status(self, index: int, node_id: str, status: str, at_s: int, now: str) -> bool:
+        with self.lock:
+            old = self._t.nodes.get(node_id)
+            if old is None:
+                return False
+            events = list(old.events or [])
+            if old.status != status:
+                msg = {"ready": "Node heartbeat received", "down": "Node heartbeat missed"}.get(
+                    status, f"Node status changed to {status}"
+                )
+                events.append(NodeEvent(message=msg, subsystem="Heartbeat",
+                                        timestamp=now, create_index=index))
+            self._t.nodes[node_id] = old.replace(
+                status=status, status_updated_at=at_s, modify_index=index, events=events[-10:]
+            )
+            self._bump(index, "nodes")
+            return True
+
+    # -- evaluations -----------------------------------------------------
+    def upsert_evals(self, index: int, evals: Iterable[Evaluation]) -> None:
+        with self.lock:
+            for ev in evals:
+                old = self._t.evals.get(ev.id)
+                stored = ev.replace(
+                    create_index=old.create_index if old else index, modify_index=index
+                )
+                self._t.evals[ev.id] = stored
+                self._evals_by_job.setdefault((ev.namespace, ev.job_id), set()).add(ev.id)
+            self._bump(index, "evals")
+
+    # -- allocations -----------------------------------------------------
+    def upsert_allocs(self, index: int, allocs: Iterable[Allocation]) -> list[Allocation]:
+        """Scheduler placements: new allocs, in-place updates and stop decisions.
+
+        Client-owned fields (ClientStatus, TaskStates) of an existing alloc are
+        kept: the scheduler never reports on tasks.
+        """
+        stored_all = []
+        with self.lock:
+            for a in allocs:
+                old = self._t.allocs.get(a.id)
+                if old is None:
+                    stored = a.replace(create_index=index, modify_index=index,
+                                       alloc_modify_index=index)
+                else:
+                    stored = a.replace(
+                        create_index=old.create_index,
+                        create_time=old.create_time,
+                        modify_index=index,
+                        alloc_modify_index=index,
+                        client_status=old.client_status,
+                        client_description=old.client_description,
+                        task_states=old.task_states,
+                        deployment_status=a.deployment_status or old.deployment_status,
+                    )
+                self._t.allocs[a.id] = stored
+                self._index_alloc(stored)
+                stored_all.append(stored)
+            self._bump(index, "allocs")
+        return stored_all
+
+    def update_allocs_from_client(
+        self, index: int, updates: Iterable[AllocClientUpdate]
+    ) -> list[Allocation]:
+        changed = []
+        with self.lock:
+            for u in updates:
+                old = self._t.allocs.get(u.id)
+                if old is None:
+                    continue
+                new = old.replace(
+                    client_status=u.client_status or old.client_status,
+                    client_description=u.client_description or old.client_description,
+                    task_states=u.task_states if u.task_states is not None else old.task_states,
+                    deployment_status=u.deployment_status or old.deployment_status,
+                    modify_time=u.modify_time or old.modify_time,
+                    modify_index=index,
+                )
+                self._t.allocs[u.id] = new
+                changed.append(new)
+            self._bump(index, "allocs")
+        return changed
+
+    # -- deployments -----------------------------------------------------
+    def upsert_deployment(self, index: int, dep: Deployment) -> None:
+        with self.lock:
+            old = self._t.deployments.get(dep.id)
+            self._t.deployments[dep.id] = dep.replace(
+                create_index=old.create_index if old else index, modify_index=index
+            )
+            self._bump(index, "deployments")
+
+    # -- reads under the lock --------------------------------------------
+    def read(self, fn: Any) -> Any:
+        """Run `fn(self)` under the store lock (consistent multi-table reads)."""
+        with self.lock:
+            return fn(self)

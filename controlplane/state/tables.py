@@ -1,0 +1,32 @@
+"""Tables: the plain, picklable data of the cluster state.
+
+Only data lives here (no locks, no callbacks), so a Raft snapshot can pickle
+it and a restore can replace it whole. Secondary indexes are derived and
+rebuilt by the store after a restore.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from controlplane.structs import Allocation, Deployment, Evaluation, Job, Node
+
+JobKey = tuple[str, str]
+
+TABLES = ("jobs", "nodes", "evals", "allocs", "deployments")
+
+
+@dataclass
+class Tables:
+    index: int = 0
+    table_index: dict[str, int] = field(default_factory=dict)
+    jobs: dict[JobKey, Job] = field(default_factory=dict)
+    # newest first, at most JOB_VERSIONS_KEPT entries
+    job_versions: dict[JobKey, list[Job]] = field(default_factory=dict)
+    nodes: dict[str, Node] = field(default_factory=dict)
+    evals: dict[str, Evaluation] = field(default_factory=dict)
+    allocs: dict[str, Allocation] = field(default_factory=dict)
+    deployments: dict[str, Deployment] = field(default_factory=dict)
+
+
+JOB_VERSIONS_KEPT = 6
