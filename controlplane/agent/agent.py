@@ -22,6 +22,7 @@ from controlplane.api.app import build_app
 from controlplane.client.agent import ClientAgent
 from controlplane.client.config import ClientConfig
 from controlplane.client.rpc_http import HTTPServerRPC
+from controlplane.drivers.base import Driver
 from controlplane.drivers.registry import builtin_drivers
 from controlplane.raft.node import RaftConfig
 from controlplane.server.server import Server, ServerConfig
@@ -41,6 +42,7 @@ class Agent:
         self._http: uvicorn.Server | None = None
         self._http_thread: threading.Thread | None = None
         self._tmp_dir: str | None = None
+        self._drivers: dict[str, Driver] = {}
         self._started_at = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------
@@ -59,7 +61,7 @@ class Agent:
                     raft=RaftConfig(
                         self_addr=cfg.rpc_addr,
                         peers=[p for p in cfg.retry_join if p != cfg.rpc_addr],
-                        data_dir=None if cfg.dev and not cfg.data_dir else cfg.data_dir,
+                        data_dir=None if cfg.dev else cfg.data_dir,
                     ),
                     num_workers=cfg.num_schedulers,
                     heartbeat_ttl_s=cfg.heartbeat_ttl_s,
@@ -72,7 +74,13 @@ class Agent:
     def _start_http(self, sock: socket.socket) -> None:
         app = build_app(self)
         self._http = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+            uvicorn.Config(
+                app,
+                log_level="warning",
+                lifespan="off",
+                access_log=False,
+                timeout_graceful_shutdown=1,
+            )
         )
         http = self._http
         self._http_thread = threading.Thread(
@@ -92,6 +100,7 @@ class Agent:
             self._tmp_dir = tempfile.mkdtemp(prefix="nomadtui-dev-")
             data_dir = self._tmp_dir
         servers = cfg.servers or [cfg.http_addr]
+        self._drivers = builtin_drivers()
         self._rpc = HTTPServerRPC(servers)
         self.client = ClientAgent(
             ClientConfig(
@@ -105,7 +114,7 @@ class Agent:
                 meta=dict(cfg.meta),
             ),
             self._rpc,
-            builtin_drivers(),
+            self._drivers,
         )
         self.client.start()
 
@@ -123,12 +132,17 @@ class Agent:
 
     def shutdown(self) -> None:
         cfg = self.config
+        if self.server is not None:
+            # long polls (the local client's among them) return now
+            self.server.store.notifier.close()
         if self.client is not None:
             # dev agents clean up after themselves; real clients leave tasks
             # running so a restarted agent can reattach
             self.client.shutdown(kill_tasks=cfg.dev, timeout=15.0)
-        if self._rpc is not None:
-            self._rpc.close()
+        for driver in self._drivers.values():
+            close = getattr(driver, "close", None)
+            if close is not None:
+                close()
         if self._http is not None:
             self._http.should_exit = True
         if self._http_thread is not None:

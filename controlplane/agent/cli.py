@@ -36,32 +36,73 @@ def build_parser(prog: str = "nomadtui serve") -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         prefix_chars="-",
     )
-    p.add_argument("-dev", "--dev", action="store_true",
-                   help="development mode: one server and one client, state in memory")
+    p.add_argument(
+        "-dev",
+        "--dev",
+        action="store_true",
+        help="development mode: one server and one client, state in memory",
+    )
     p.add_argument("-server", "--server", action="store_true", help="run a server")
     p.add_argument("-client", "--client", action="store_true", help="run a client")
-    p.add_argument("-data-dir", "--data-dir", dest="data_dir", default=None,
-                   help="where state is kept (Raft journal and snapshot; client alloc dirs)")
-    p.add_argument("-config", "--config", dest="config", default=None,
-                   help="agent configuration file (HCL)")
+    p.add_argument(
+        "-data-dir",
+        "--data-dir",
+        dest="data_dir",
+        default=None,
+        help="where state is kept (Raft journal and snapshot; client alloc dirs)",
+    )
+    p.add_argument(
+        "-config", "--config", dest="config", default=None, help="agent configuration file (HCL)"
+    )
     p.add_argument("-bind", "--bind", default=None, help="address to listen on (127.0.0.1)")
-    p.add_argument("-http-port", "--http-port", dest="http_port", type=int, default=None,
-                   help="HTTP API port (4646)")
-    p.add_argument("-rpc-port", "--rpc-port", dest="rpc_port", type=int, default=None,
-                   help="Raft / RPC port (4647)")
-    p.add_argument("-node", "--node", dest="node", default=None,
-                   help="node name (the hostname)")
+    p.add_argument(
+        "-http-port",
+        "--http-port",
+        dest="http_port",
+        type=int,
+        default=None,
+        help="HTTP API port (4646)",
+    )
+    p.add_argument(
+        "-rpc-port",
+        "--rpc-port",
+        dest="rpc_port",
+        type=int,
+        default=None,
+        help="Raft / RPC port (4647)",
+    )
+    p.add_argument("-node", "--node", dest="node", default=None, help="node name (the hostname)")
     p.add_argument("-dc", "--dc", dest="dc", default=None, help="datacenter (dc1)")
     p.add_argument("-region", "--region", default=None, help="region (global)")
     p.add_argument("-node-class", "--node-class", dest="node_class", default=None)
-    p.add_argument("-servers", "--servers", default=None,
-                   help="client: comma-separated HTTP addresses of the servers")
-    p.add_argument("-retry-join", "--retry-join", dest="retry_join", default=None,
-                   help="server: comma-separated Raft addresses of the other servers")
-    p.add_argument("-bootstrap-expect", "--bootstrap-expect", dest="bootstrap_expect",
-                   type=int, default=None, help="server: number of servers to expect")
-    p.add_argument("-log-level", "--log-level", dest="log_level", default=None,
-                   help="DEBUG, INFO, WARN, ERROR (INFO)")
+    p.add_argument(
+        "-servers",
+        "--servers",
+        default=None,
+        help="client: comma-separated HTTP addresses of the servers",
+    )
+    p.add_argument(
+        "-retry-join",
+        "--retry-join",
+        dest="retry_join",
+        default=None,
+        help="server: comma-separated Raft addresses of the other servers",
+    )
+    p.add_argument(
+        "-bootstrap-expect",
+        "--bootstrap-expect",
+        dest="bootstrap_expect",
+        type=int,
+        default=None,
+        help="server: number of servers to expect",
+    )
+    p.add_argument(
+        "-log-level",
+        "--log-level",
+        dest="log_level",
+        default=None,
+        help="DEBUG, INFO, WARN, ERROR (INFO)",
+    )
     return p
 
 
@@ -73,10 +114,16 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
     cfg.server = cfg.server or args.server
     cfg.client = cfg.client or args.client
     for attr, value in (
-        ("data_dir", args.data_dir), ("bind", args.bind), ("http_port", args.http_port),
-        ("rpc_port", args.rpc_port), ("node_name", args.node), ("datacenter", args.dc),
-        ("region", args.region), ("node_class", args.node_class),
-        ("bootstrap_expect", args.bootstrap_expect), ("log_level", args.log_level),
+        ("data_dir", args.data_dir),
+        ("bind", args.bind),
+        ("http_port", args.http_port),
+        ("rpc_port", args.rpc_port),
+        ("node_name", args.node),
+        ("datacenter", args.dc),
+        ("region", args.region),
+        ("node_class", args.node_class),
+        ("bootstrap_expect", args.bootstrap_expect),
+        ("log_level", args.log_level),
     ):
         if value is not None:
             setattr(cfg, attr, value)

@@ -59,9 +59,7 @@ class AgentConfig:
 
     def check(self) -> None:
         if not (self.dev or self.server or self.client):
-            raise ValidationError(
-                "Must specify either server, client or dev mode for the agent."
-            )
+            raise ValidationError("Must specify either server, client or dev mode for the agent.")
         if self.client and not self.dev and not self.server and not self.servers:
             raise ValidationError("a client needs -servers (the servers' HTTP addresses)")
         if self.server and not self.dev and not self.data_dir:
@@ -90,9 +88,14 @@ def load_config_file(path: str, cfg: AgentConfig) -> AgentConfig:
             v = v[0] if v else {}
         return v if isinstance(v, dict) else {}
 
-    for key, attr in (("data_dir", "data_dir"), ("bind_addr", "bind"), ("region", "region"),
-                      ("datacenter", "datacenter"), ("name", "node_name"),
-                      ("log_level", "log_level")):
+    for key, attr in (
+        ("data_dir", "data_dir"),
+        ("bind_addr", "bind"),
+        ("region", "region"),
+        ("datacenter", "datacenter"),
+        ("name", "node_name"),
+        ("log_level", "log_level"),
+    ):
         if key in data:
             setattr(cfg, attr, str(data[key]))
     ports = block(data, "ports")

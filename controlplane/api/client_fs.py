@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -121,5 +120,3 @@ async def _proxy(request: Request, http_addr: str) -> Response:
         status_code=upstream.status_code,
         media_type=upstream.headers.get("content-type", "application/json"),
     )
-
-

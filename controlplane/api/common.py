@@ -79,7 +79,9 @@ def query_int(request: Request, name: str, default: int = 0) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ValidationError(f"Failed to parse value of {name!r} ({raw!r}) as an integer") from None
+        raise ValidationError(
+            f"Failed to parse value of {name!r} ({raw!r}) as an integer"
+        ) from None
 
 
 def namespace_of(request: Request) -> str:
@@ -116,7 +118,7 @@ async def blocking_query(
     if min_index > 0:
         wait += random.uniform(0, wait / 16)
         deadline = time.monotonic() + wait
-        while store.table_index(*tables) <= min_index:
+        while store.table_index(*tables) <= min_index and not store.notifier.closed:
             left = deadline - time.monotonic()
             if left <= 0:
                 break

@@ -40,7 +40,9 @@ async def node_heartbeat(request: Request) -> Response:
 async def allocs_update(request: Request) -> Response:
     body = await read_body(request)
     try:
-        updates = from_builtins(get_ci(body, "Allocs") or [], list[AllocClientUpdate])
+        updates = msgspec.convert(
+            get_ci(body, "Allocs") or [], list[AllocClientUpdate], strict=False
+        )
     except msgspec.ValidationError as exc:
         raise ValidationError(f"invalid allocation update: {exc}") from None
     out = await server_of(request).update_allocs(updates)

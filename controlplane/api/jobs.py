@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from controlplane import jobspec
 from controlplane.errors import MethodNotAllowed, NotFound, ValidationError
 from controlplane.state import StateStore
-from controlplane.structs import Job, from_builtins, to_builtins
-from controlplane.structs.keys import normalize_keys
+from controlplane.structs import Job, to_builtins
 
 from .common import (
     blocking_query,
@@ -61,12 +59,10 @@ async def jobs_parse(request: Request) -> Response:
 
 
 def decode_job(data: Any) -> Job:
+    """An API-shaped job (any key casing) -> canonical Job; 400 on bad types."""
     if not isinstance(data, dict):
         raise ValidationError("Job must be specified")
-    try:
-        return from_builtins(normalize_keys(data, Job), Job)
-    except msgspec.ValidationError as exc:
-        raise ValidationError(f"Invalid job: {exc}") from None
+    return jobspec.job_from_api(data)
 
 
 async def _register(request: Request, path_id: str | None) -> Response:
@@ -100,8 +96,9 @@ async def job_item(request: Request) -> Response:
     store = server.store
     if suffix == "":
         if request.method == "GET":
-            return await blocking_query(request, store, ("jobs", "allocs", "evals"),
-                                        lambda s: _job_or_404(s, ns, job_id))
+            return await blocking_query(
+                request, store, ("jobs", "allocs", "evals"), lambda s: _job_or_404(s, ns, job_id)
+            )
         if request.method in ("PUT", "POST"):
             return await _register(request, job_id)
         if request.method == "DELETE":
@@ -112,7 +109,9 @@ async def job_item(request: Request) -> Response:
         raise MethodNotAllowed()
     if suffix == "allocations":
         return await blocking_query(
-            request, store, ("allocs",),
+            request,
+            store,
+            ("allocs",),
             lambda s: [alloc_stub(a) for a in s.allocs_by_job(ns, job_id)],
         )
     if suffix == "evaluations":
@@ -121,7 +120,9 @@ async def job_item(request: Request) -> Response:
         )
     if suffix == "summary":
         return await blocking_query(
-            request, store, ("jobs", "allocs", "evals"),
+            request,
+            store,
+            ("jobs", "allocs", "evals"),
             lambda s: _or_404(s.job_summary(ns, job_id), "job not found"),
         )
     if suffix == "deployment":
@@ -130,14 +131,20 @@ async def job_item(request: Request) -> Response:
         )
     if suffix == "deployments":
         return await blocking_query(
-            request, store, ("deployments",),
+            request,
+            store,
+            ("deployments",),
             lambda s: sorted(s.deployments_by_job(ns, job_id), key=lambda d: -d.create_index),
         )
     # versions
     return await blocking_query(
-        request, store, ("jobs",),
-        lambda s: {"Versions": _or_404(s.job_versions(ns, job_id) or None,
-                                       "job versions not found"), "Diffs": None},
+        request,
+        store,
+        ("jobs",),
+        lambda s: {
+            "Versions": _or_404(s.job_versions(ns, job_id) or None, "job versions not found"),
+            "Diffs": None,
+        },
     )
 
 

@@ -34,9 +34,14 @@ async def nodes_list(request: Request) -> Response:
     prefix = _prefix(request)
     os_attrs = query_bool(request, "os")
     return await blocking_query(
-        request, store, ("nodes",),
-        lambda s: [node_stub(n, os_attrs) for n in sorted(s.nodes(), key=lambda n: n.id)
-                   if n.id.startswith(prefix)],
+        request,
+        store,
+        ("nodes",),
+        lambda s: [
+            node_stub(n, os_attrs)
+            for n in sorted(s.nodes(), key=lambda n: n.id)
+            if n.id.startswith(prefix)
+        ],
     )
 
 
@@ -65,7 +70,9 @@ async def allocs_list(request: Request) -> Response:
     resources = query_bool(request, "resources")
     task_states = query_bool(request, "task_states", True)
     return await blocking_query(
-        request, store, ("allocs",),
+        request,
+        store,
+        ("allocs",),
         lambda s: [alloc_stub(a, resources, task_states) for a in s.allocs(ns, prefix)],
     )
 
@@ -84,9 +91,14 @@ async def evals_list(request: Request) -> Response:
     job = request.query_params.get("job", "")
     status = request.query_params.get("status", "")
     return await blocking_query(
-        request, store, ("evals",),
-        lambda s: [e for e in s.evals(ns, prefix)
-                   if (not job or e.job_id == job) and (not status or e.status == status)],
+        request,
+        store,
+        ("evals",),
+        lambda s: [
+            e
+            for e in s.evals(ns, prefix)
+            if (not job or e.job_id == job) and (not status or e.status == status)
+        ],
     )
 
 
@@ -102,7 +114,9 @@ async def eval_allocations(request: Request) -> Response:
     store = server_of(request).store
     eval_id = request.path_params["eval_id"]
     return await blocking_query(
-        request, store, ("allocs",),
+        request,
+        store,
+        ("allocs",),
         lambda s: [alloc_stub(a) for a in s.allocs(None) if a.eval_id == eval_id],
     )
 
@@ -119,6 +133,8 @@ async def deployment_item(request: Request) -> Response:
     store = server_of(request).store
     dep_id = request.path_params["dep_id"]
     return await blocking_query(
-        request, store, ("deployments",),
+        request,
+        store,
+        ("deployments",),
         lambda s: _found(s.deployment_by_id(dep_id), "deployment not found"),
     )

@@ -100,9 +100,7 @@ async def agent_self(request: Request) -> Response:
             "known_servers": ",".join(cfg.servers) or cfg.http_addr,
             "num_allocations": str(len(agent.client.runners())),
         }
-    return json_response(
-        request, {"config": cfg.public(), "member": member, "stats": stats}
-    )
+    return json_response(request, {"config": cfg.public(), "member": member, "stats": stats})
 
 
 async def agent_health(request: Request) -> Response:

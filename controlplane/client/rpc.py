@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from controlplane.structs import AllocClientUpdate, Allocation, Node
+from controlplane.structs import Allocation, AllocClientUpdate, Node
 
 
 class ServerRPC(Protocol):

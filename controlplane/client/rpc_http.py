@@ -13,7 +13,7 @@ import httpx
 import msgspec
 
 from controlplane.errors import NoLeader, error_for_status
-from controlplane.structs import AllocClientUpdate, Allocation, Node, to_builtins
+from controlplane.structs import Allocation, AllocClientUpdate, Node, to_builtins
 
 
 class HTTPServerRPC:
@@ -44,7 +44,10 @@ class HTTPServerRPC:
                 base = self._servers[(self._current + attempt) % len(self._servers)]
             try:
                 resp = self._http.request(
-                    method, base + path, json=json, params=params,
+                    method,
+                    base + path,
+                    json=json,
+                    params=params,
                     timeout=timeout or self._timeout_s,
                 )
             except httpx.TransportError as exc:
@@ -80,6 +83,4 @@ class HTTPServerRPC:
         return allocs, int(resp.headers.get("X-Nomad-Index", "0"))
 
     def update_allocs(self, updates: list[AllocClientUpdate]) -> None:
-        self._request(
-            "PUT", "/v1/internal/allocs/update", json={"Allocs": to_builtins(updates)}
-        )
+        self._request("PUT", "/v1/internal/allocs/update", json={"Allocs": to_builtins(updates)})

@@ -13,8 +13,8 @@ from enum import IntEnum
 import msgspec
 
 from controlplane.structs import (
-    AllocClientUpdate,
     Allocation,
+    AllocClientUpdate,
     Deployment,
     Evaluation,
     Job,

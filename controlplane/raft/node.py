@@ -41,7 +41,7 @@ class RaftConfig:
     tick_s: float = 0.005
 
 
-class _StoreConsumer(SyncObjConsumer):  # type: ignore[misc]
+class _StoreConsumer(SyncObjConsumer):
     """Makes the StateStore part of pysyncobj's snapshots."""
 
     def __init__(self, store: StateStore) -> None:
@@ -55,7 +55,7 @@ class _StoreConsumer(SyncObjConsumer):  # type: ignore[misc]
         self._store.restore(data)
 
 
-class _Replicated(SyncObj):  # type: ignore[misc]
+class _Replicated(SyncObj):
     def __init__(self, fsm: FSM, cfg: RaftConfig, conf: SyncObjConf) -> None:
         # set before SyncObj.__init__: excluded from pysyncobj's own pickling
         self._fsm = fsm

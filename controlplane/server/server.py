@@ -159,8 +159,9 @@ class Server(FSMListener):
         ev = _new_eval(job, "job-deregister", now)
         result = await self.raft.submit_async(
             MsgType.JOB_DEREGISTER,
-            JobDeregister(namespace=namespace, job_id=job_id, purge=purge, eval=ev,
-                          submit_time=now),
+            JobDeregister(
+                namespace=namespace, job_id=job_id, purge=purge, eval=ev, submit_time=now
+            ),
         )
         return {
             "EvalID": ev.id,
@@ -195,8 +196,13 @@ class Server(FSMListener):
                 evals = node_update_evals(self.store, node_id, "node-update", system_jobs=True)
             result = await self.raft.submit_async(
                 MsgType.NODE_STATUS,
-                NodeStatus(node_id=node_id, status=status, at_s=int(time.time()),
-                           now=rfc3339_now(), evals=evals),
+                NodeStatus(
+                    node_id=node_id,
+                    status=status,
+                    at_s=int(time.time()),
+                    now=rfc3339_now(),
+                    evals=evals,
+                ),
             )
             index = result.index
         ttl = self.heartbeats.reset(node_id)

@@ -128,8 +128,11 @@ class Worker:
             )
         )
         if existing_blocked is not None:
-            out.append(existing_blocked.replace(status="canceled", modify_time=now,
-                                                status_description="canceled: superseded"))
+            out.append(
+                existing_blocked.replace(
+                    status="canceled", modify_time=now, status_description="canceled: superseded"
+                )
+            )
         if failed or plan_conflict:
             blocked = Evaluation(
                 id=str(uuid.uuid4()),

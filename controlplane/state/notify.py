@@ -16,6 +16,12 @@ class ChangeNotifier:
         self._seq = 0
         self._lock = threading.Lock()
         self._futures: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self.closed = False
+
+    def close(self) -> None:
+        """Release every waiter now and make later waits return at once (shutdown)."""
+        self.closed = True
+        self.notify()
 
     def notify(self) -> None:
         with self._cond:
@@ -30,10 +36,12 @@ class ChangeNotifier:
         """Block the calling thread until the next change or `timeout` seconds."""
         with self._cond:
             seq = self._seq
-            return self._cond.wait_for(lambda: self._seq != seq, timeout)
+            return self._cond.wait_for(lambda: self._seq != seq or self.closed, timeout)
 
     async def wait_async(self, timeout: float) -> None:
         """Wait on the running loop until the next change or `timeout` seconds."""
+        if self.closed:
+            return
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         with self._lock:

@@ -108,8 +108,7 @@ class Reads:
             if tg in counts:
                 counts[tg]["queued"] = n
         idx = max(
-            [job.modify_index]
-            + [a.modify_index for a in self.allocs_by_job(namespace, job_id)]
+            [job.modify_index] + [a.modify_index for a in self.allocs_by_job(namespace, job_id)]
         )
         return JobSummary(
             job_id=job_id,

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from controlplane.structs import (
-    AllocClientUpdate,
     Allocation,
+    AllocClientUpdate,
     Deployment,
     Evaluation,
     Job,
@@ -153,8 +153,14 @@ class StateStore(_Indexed):
         with self.lock:
             old = self._t.nodes.get(node.id)
             if old is None:
-                events = [NodeEvent(message="Node registered", subsystem="Cluster",
-                                    timestamp=now, create_index=index)]
+                events = [
+                    NodeEvent(
+                        message="Node registered",
+                        subsystem="Cluster",
+                        timestamp=now,
+                        create_index=index,
+                    )
+                ]
                 stored = node.replace(create_index=index, modify_index=index, events=events)
             else:
                 # operator-controlled fields survive a re-registration
@@ -170,7 +176,9 @@ class StateStore(_Indexed):
             self._bump(index, "nodes")
             return stored
 
-    def update_node_status(self, index: int, node_id: str, status: str, at_s: int, now: str) -> bool:
+    def update_node_status(
+        self, index: int, node_id: str, status: str, at_s: int, now: str
+    ) -> bool:
         with self.lock:
             old = self._t.nodes.get(node_id)
             if old is None:
@@ -180,8 +188,9 @@ class StateStore(_Indexed):
                 msg = {"ready": "Node heartbeat received", "down": "Node heartbeat missed"}.get(
                     status, f"Node status changed to {status}"
                 )
-                events.append(NodeEvent(message=msg, subsystem="Heartbeat",
-                                        timestamp=now, create_index=index))
+                events.append(
+                    NodeEvent(message=msg, subsystem="Heartbeat", timestamp=now, create_index=index)
+                )
             self._t.nodes[node_id] = old.replace(
                 status=status, status_updated_at=at_s, modify_index=index, events=events[-10:]
             )
@@ -212,8 +221,9 @@ class StateStore(_Indexed):
             for a in allocs:
                 old = self._t.allocs.get(a.id)
                 if old is None:
-                    stored = a.replace(create_index=index, modify_index=index,
-                                       alloc_modify_index=index)
+                    stored = a.replace(
+                        create_index=index, modify_index=index, alloc_modify_index=index
+                    )
                 else:
                     stored = a.replace(
                         create_index=old.create_index,

@@ -69,9 +69,7 @@ class Node(Struct, frozen=True):
     tls_enabled: bool = False
     attributes: dict[str, str] = msgspec.field(default_factory=dict)
     node_resources: NodeResources = msgspec.field(default_factory=NodeResources)
-    reserved_resources: NodeReservedResources = msgspec.field(
-        default_factory=NodeReservedResources
-    )
+    reserved_resources: NodeReservedResources = msgspec.field(default_factory=NodeReservedResources)
     links: dict[str, str] | None = None
     meta: dict[str, str] | None = None
     node_class: str = ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from .alloc import AllocMetric, Allocation
+from .alloc import Allocation, AllocMetric
 from .base import Struct
 from .evaluation import Deployment
 

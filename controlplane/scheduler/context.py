@@ -1,0 +1,160 @@
+"""EvalContext: one scheduler run's inputs and the plan it is building.
+
+Owns the "proposed" view of every node (allocs in the state, minus those
+this plan stops, plus those it places or updates) so that feasibility and
+fit see earlier decisions of the same run. Never decides anything itself.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from controlplane.state.view import StateView
+from controlplane.structs import (
+    AllocatedResources,
+    Allocation,
+    AllocMetric,
+    Evaluation,
+    Job,
+    Node,
+    Plan,
+    TaskGroup,
+)
+from controlplane.structs.consts import AllocClientStatus, AllocDesiredStatus
+
+from .fit import NodeLoad, node_load
+from .names import name_index
+
+
+class EvalContext:
+    def __init__(
+        self,
+        view: StateView,
+        ev: Evaluation,
+        *,
+        now_ns: int,
+        seed: int,
+        new_id: Callable[[], str],
+    ) -> None:
+        self.view = view
+        self.eval = ev
+        self.now_ns = now_ns
+        self.seed = seed
+        self.new_id = new_id
+        # One generator per run, consumed in a deterministic order (node
+        # shuffle); ports use per-(node, name) generators instead so a
+        # port never depends on how many candidates were scored before.
+        self.rng = random.Random(seed)
+        self._nodes: dict[str, Node | None] = {}
+        self._existing: dict[str, list[Allocation]] = {}
+        self._stops: dict[str, dict[str, Allocation]] = {}
+        self._allocs: dict[str, dict[str, Allocation]] = {}
+        # Per-node load of the proposed allocs; dropped whenever the plan
+        # touches that node, so it is never stale.
+        self._loads: dict[str, NodeLoad] = {}
+
+    def node(self, node_id: str) -> Node | None:
+        if node_id not in self._nodes:
+            self._nodes[node_id] = self.view.node_by_id(node_id)
+        return self._nodes[node_id]
+
+    def port_rng(self, node_id: str, alloc_name: str) -> random.Random:
+        return random.Random(f"{self.seed}/{node_id}/{alloc_name}")
+
+    def stop(self, alloc: Allocation, description: str, client_status: str = "") -> None:
+        """Record a stop (desired "stop"); `client_status` "lost" for lost allocs."""
+        changes: dict[str, object] = {
+            "desired_status": AllocDesiredStatus.STOP.value,
+            "desired_description": description,
+            "modify_time": self.now_ns,
+        }
+        if client_status:
+            changes["client_status"] = client_status
+        self._stops.setdefault(alloc.node_id, {})[alloc.id] = alloc.replace(**changes)
+        self._loads.pop(alloc.node_id, None)
+
+    def allocate(self, alloc: Allocation) -> None:
+        """Record a new or in-place updated allocation on its node."""
+        self._allocs.setdefault(alloc.node_id, {})[alloc.id] = alloc
+        self._loads.pop(alloc.node_id, None)
+
+    def unstop(self, alloc: Allocation) -> None:
+        """Back out a stop recorded for `alloc` (its replacement did not fit)."""
+        self._stops.get(alloc.node_id, {}).pop(alloc.id, None)
+        self._loads.pop(alloc.node_id, None)
+
+    def proposed(self, node_id: str) -> list[Allocation]:
+        """Non-terminal allocs on the node once this plan is applied."""
+        if node_id not in self._existing:
+            self._existing[node_id] = [
+                a for a in self.view.allocs_by_node(node_id) if not a.terminal()
+            ]
+        stops = self._stops.get(node_id, {})
+        placed = self._allocs.get(node_id, {})
+        kept = [a for a in self._existing[node_id] if a.id not in stops and a.id not in placed]
+        return kept + list(placed.values())
+
+    def new_alloc(
+        self,
+        job: Job,
+        tg: TaskGroup,
+        name: str,
+        node: Node,
+        resources: AllocatedResources,
+        metric: AllocMetric,
+        previous: Allocation | None = None,
+    ) -> Allocation:
+        """A fresh allocation of `tg` on `node`, recorded in the plan."""
+        alloc = Allocation(
+            id=self.new_id(),
+            namespace=job.namespace,
+            eval_id=self.eval.id,
+            name=name,
+            node_id=node.id,
+            node_name=node.name,
+            job_id=job.id,
+            job=job,
+            task_group=tg.name,
+            allocated_resources=resources,
+            metrics=metric,
+            desired_status=AllocDesiredStatus.RUN.value,
+            client_status=AllocClientStatus.PENDING.value,
+            previous_allocation=previous.id if previous is not None else "",
+            create_time=self.now_ns,
+            modify_time=self.now_ns,
+        )
+        self.allocate(alloc)
+        return alloc
+
+    def update_in_place(self, alloc: Allocation, job: Job) -> Allocation:
+        """Same id, node and resources; only the job (and eval) move forward."""
+        updated = alloc.replace(job=job, eval_id=self.eval.id, modify_time=self.now_ns)
+        self.allocate(updated)
+        return updated
+
+    def load(self, node: Node) -> NodeLoad:
+        """Resources and host ports held on `node` once this plan applies."""
+        load = self._loads.get(node.id)
+        if load is None:
+            load = self._loads[node.id] = node_load(node, self.proposed(node.id))
+        return load
+
+    def build_plan(self, job: Job | None) -> Plan:
+        def ordered(table: dict[str, dict[str, Allocation]]) -> dict[str, list[Allocation]]:
+            # Sorted so equal inputs give byte-identical plans.
+            return {
+                node_id: sorted(allocs.values(), key=lambda a: (name_index(a.name), a.name, a.id))
+                for node_id, allocs in sorted(table.items())
+                if allocs
+            }
+
+        return Plan(
+            eval_id=self.eval.id,
+            priority=self.eval.priority,
+            job_id=self.eval.job_id,
+            namespace=self.eval.namespace,
+            all_at_once=job.all_at_once if job is not None else False,
+            node_update=ordered(self._stops),
+            node_allocation=ordered(self._allocs),
+        )

@@ -1,0 +1,83 @@
+"""Start `nomadtui serve` as a real process on free loopback ports, for tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.waiting import wait_for
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class AgentProcess:
+    """A `nomadtui serve ...` child process; `address` is its HTTP API."""
+
+    def __init__(
+        self,
+        args: list[str],
+        log_path: Path,
+        http_port: int | None = None,
+        rpc_port: int | None = None,
+    ) -> None:
+        self.http_port = http_port or free_port()
+        self.rpc_port = rpc_port or free_port()
+        self.args = args
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self) -> AgentProcess:
+        cmd = [
+            sys.executable,
+            "-m",
+            "nomadtui",
+            "serve",
+            *self.args,
+            "-http-port",
+            str(self.http_port),
+            "-rpc-port",
+            str(self.rpc_port),
+        ]
+        log = self.log_path.open("ab")
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        log.close()
+        wait_for(self._leader_known, timeout=30, what=f"agent on {self.address} ({self.log()})")
+        return self
+
+    def _leader_known(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"agent exited with {self.proc.returncode}: {self.log()}")
+        try:
+            return bool(httpx.get(f"{self.address}/v1/status/leader", timeout=2).json())
+        except httpx.HTTPError:
+            return False
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(30)
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
