@@ -95,7 +95,7 @@ def _schedule_group(
         if alloc.client_terminal():
             # Done on this node until the job changes; a lost one is replaced.
             if alloc.client_status != AllocClientStatus.LOST and not needs_update(alloc, job):
-                pass
+                done.add(alloc.node_id)
             continue
         node = ctx.node(alloc.node_id)
         if node is None or node_tainted(node):

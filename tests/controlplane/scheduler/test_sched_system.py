@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sched_harness import Cluster, group, job, node, placed, stopped, task
 
-from controlplane.structs import Constraint
+from controlplane.structs import Constraint, Job
 
 
-def system_job(**kw) -> object:
+def system_job(**kw: Any) -> Job:
     kw.setdefault("type", "system")
     return job(**kw)
 
