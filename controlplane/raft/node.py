@@ -65,7 +65,7 @@ class _Replicated(SyncObj):
     def apply(self, msg_type: int, payload: bytes) -> ApplyResult:
         return self._fsm.apply(self.raftLastApplied + 1, msg_type, payload)
 
-    def _checkCommandsToApply(self) -> None:  # noqa: N802 (pysyncobj's name)
+    def _checkCommandsToApply(self) -> None:
         # A lone server commits an entry on the tick after the one that
         # appended it, and nothing wakes that tick: wake it now, so a dev
         # agent's write takes ~1 ms instead of a tick period.
