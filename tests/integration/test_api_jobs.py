@@ -192,3 +192,38 @@ def test_blocking_query_returns_on_write(api: httpx.Client) -> None:
     r = api.get("/v1/jobs", params={"index": now + 1000, "wait": "100ms"})
     assert r.status_code == 200 and int(r.headers["X-Nomad-Index"]) == now
     api.delete("/v1/job/blocker", params={"purge": "true"})
+
+
+def test_blocked_job_is_placed_when_capacity_frees(api: httpx.Client) -> None:
+    node = api.get("/v1/nodes").json()[0]
+    full = api.get(f"/v1/node/{node['ID']}").json()
+    memory = full["NodeResources"]["Memory"]["MemoryMB"]
+    big = int(memory * 0.6)
+
+    def job(name: str) -> dict[str, Any]:
+        text = RAW_EXEC_JOB.replace('"api-exec"', f'"{name}"').replace("count = 2", "count = 1")
+        return _job_body(text.replace("memory = 32", f"memory = {big}"))
+
+    assert api.put("/v1/jobs", json=job("hog")).status_code == 200
+    wait_for(lambda: [a for a in _allocs(api, "hog") if a["ClientStatus"] == "running"],
+             what="hog running")
+    out = api.put("/v1/jobs", json=job("waiter")).json()
+    ev = wait_for(
+        lambda: (e := api.get(f"/v1/evaluation/{out['EvalID']}").json())["Status"] == "complete"
+        and e,
+        what="waiter evaluated",
+    )
+    assert ev["FailedTGAllocs"]["app"]["DimensionExhausted"] == {"memory": 1}
+    assert _allocs(api, "waiter") == []
+
+    api.delete("/v1/job/hog")
+    placed = wait_for(
+        lambda: [a for a in _allocs(api, "waiter") if a["ClientStatus"] == "running"],
+        what="waiter placed once hog stopped",
+    )
+    assert placed[0]["Name"] == "waiter.app[0]"
+    blocked = api.get(f"/v1/evaluation/{ev['BlockedEval']}").json()
+    assert blocked["Status"] == "complete"
+    assert api.get("/v1/job/waiter/summary").json()["Summary"]["app"]["Queued"] == 0
+    for name in ("hog", "waiter"):
+        api.delete(f"/v1/job/{name}", params={"purge": "true"})
