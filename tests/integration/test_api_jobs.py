@@ -174,10 +174,19 @@ def test_blocking_query_returns_on_write(api: httpx.Client) -> None:
     result: dict[str, Any] = {}
 
     def block() -> None:
+        # other writes (allocs of earlier tests) may wake the query first:
+        # each answer must carry a newer index, until the job shows up
         start = time.monotonic()
-        r = api.get("/v1/jobs", params={"index": index, "wait": "20s"})
+        last = index
+        for _ in range(50):
+            r = api.get("/v1/jobs", params={"index": last, "wait": "20s"})
+            new = int(r.headers["X-Nomad-Index"])
+            assert new > last, "a blocking query returned without a change"
+            last = new
+            if "blocker" in [j["ID"] for j in r.json()]:
+                break
         result["elapsed"] = time.monotonic() - start
-        result["index"] = int(r.headers["X-Nomad-Index"])
+        result["index"] = last
         result["ids"] = [j["ID"] for j in r.json()]
 
     t = threading.Thread(target=block)

@@ -1,0 +1,286 @@
+"""Entry point of the `nomadtui` command: the argparse command tree with
+Nomad-style single-dash flags, dispatch, and the one-line error policy.
+
+Owns argument parsing only; each command family lives in its own module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from controlplane.errors import NomadError
+
+from . import agent, alloc, eval, job, logs, node, server, status
+from .context import CommandError, Context, Runtime, error_line
+
+Handler = Callable[[Context], int]
+
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors become one `Error ...` line and exit code 1 (not argparse's 2,
+    which `job run` uses for placement failures)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CommandError(f"Error: {message} (see '{self.prog} -help')")
+
+    def _get_option_tuples(self, option_string: str) -> list[Any]:
+        # Python 3.11 still prefix-matches single-dash flags with allow_abbrev
+        # off, so the root would read a subcommand's `-n` as `-namespace`.
+        if self.allow_abbrev:
+            return super()._get_option_tuples(option_string)
+        return []
+
+
+def _flag(parser: Any, name: str, **kwargs: Any) -> None:
+    """A Nomad-style flag: `-name` and `--name` both work, `-name=value` too."""
+    parser.add_argument(f"-{name}", f"--{name}", dest=name.replace("-", "_"), **kwargs)
+
+
+def _help(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-h", "-help", "--help", action="help", help="show this help and exit")
+
+
+def _global_flags(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # On subcommands the defaults are SUPPRESS so a subparser never overwrites
+    # a value given before the command name.
+    default: Any = None if top else argparse.SUPPRESS
+    flag_default: Any = False if top else argparse.SUPPRESS
+    group = parser.add_argument_group("global options")
+    _flag(
+        group,
+        "address",
+        metavar="ADDR",
+        default=default,
+        help="HTTP address of the agent (env NOMAD_ADDR, default http://127.0.0.1:4646)",
+    )
+    _flag(group, "token", metavar="TOKEN", default=default, help="ACL secret ID (env NOMAD_TOKEN)")
+    _flag(
+        group,
+        "namespace",
+        metavar="NS",
+        default=default,
+        help="target namespace, '*' for all on list commands (env NOMAD_NAMESPACE)",
+    )
+    _flag(
+        group, "region", metavar="REGION", default=default, help="target region (env NOMAD_REGION)"
+    )
+    _flag(
+        group, "no-color", action="store_true", default=flag_default, help="disable colored output"
+    )
+
+
+class _Tree:
+    """Builds subcommands that share the global flags and help conventions."""
+
+    def __init__(self, root: argparse.ArgumentParser) -> None:
+        self.common = _Parser(add_help=False, allow_abbrev=False)
+        _global_flags(self.common, top=False)
+        self.root = root
+
+    def group(self, subs: Any, name: str, help: str, aliases: Sequence[str] = ()) -> Any:
+        parser = subs.add_parser(
+            name,
+            help=help,
+            description=help,
+            add_help=False,
+            allow_abbrev=False,
+            aliases=list(aliases),
+        )
+        _help(parser)
+        parser.set_defaults(handler=None, group_parser=parser)
+        return parser.add_subparsers(title="subcommands", metavar="<command>", parser_class=_Parser)
+
+    def command(
+        self, subs: Any, name: str, help: str, handler: Handler, description: str | None = None
+    ) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = subs.add_parser(
+            name,
+            help=help,
+            description=description or help,
+            parents=[self.common],
+            add_help=False,
+            allow_abbrev=False,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _help(parser)
+        parser.set_defaults(handler=handler)
+        return parser
+
+
+def _add_status_args(parser: argparse.ArgumentParser) -> None:
+    _flag(parser, "verbose", action="store_true", help="full IDs and absolute times")
+    _flag(parser, "short", action="store_true", help="only the job's key/value summary")
+    _flag(parser, "evals", action="store_true", help="add the job's evaluations")
+    parser.add_argument("job", nargs="?", help="job ID or prefix; omit to list all jobs")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    root = _Parser(
+        prog="nomadtui",
+        add_help=False,
+        allow_abbrev=False,
+        description="Nomad-style orchestrator console. Without a command, opens the console "
+        "(TUI) on the agent at -address.",
+    )
+    _help(root)
+    _global_flags(root, top=True)
+    _flag(root, "dev", action="store_true", help="start an embedded dev agent for the console")
+    _flag(root, "read-only", action="store_true", help="console refuses every write")
+    tree = _Tree(root)
+    subs = root.add_subparsers(dest="command", metavar="<command>", parser_class=_Parser)
+
+    p = tree.command(subs, "status", "list jobs, or show one job's status", status.run_status)
+    _add_status_args(p)
+
+    jobs = tree.group(subs, "job", "job commands: run, stop, status, init, validate, inspect")
+    p = tree.command(
+        jobs,
+        "run",
+        "submit a job file and monitor its evaluation",
+        job.run_job_run,
+        "Parse FILE locally, register it and monitor the evaluation.\n"
+        "Exit codes: 0 success, 2 placement failures, 1 other errors.",
+    )
+    _flag(p, "detach", action="store_true", help="print the evaluation ID and exit")
+    _flag(
+        p,
+        "check-index",
+        type=int,
+        metavar="N",
+        default=None,
+        help="register only if the job's modify index is N (0: job must not exist)",
+    )
+    _flag(p, "verbose", action="store_true", help="full IDs")
+    p.add_argument("file", help="job file (HCL or JSON), '-' for stdin")
+
+    p = tree.command(jobs, "stop", "stop a running job", job.run_job_stop)
+    _flag(p, "purge", action="store_true", help="remove the job from the system immediately")
+    _flag(p, "detach", action="store_true", help="print the evaluation ID and exit")
+    _flag(p, "yes", action="store_true", help="do not ask for confirmation")
+    _flag(p, "verbose", action="store_true", help="full IDs")
+    p.add_argument("job", help="job ID or prefix")
+
+    p = tree.command(jobs, "status", "list jobs, or show one job's status", status.run_status)
+    _add_status_args(p)
+
+    p = tree.command(jobs, "init", "write an example job file", job.run_job_init)
+    _flag(p, "short", action="store_true", help="a minimal job without comments")
+    p.add_argument("file", nargs="?", help=f"output file (default {job.DEFAULT_INIT_FILE})")
+
+    p = tree.command(jobs, "validate", "check a job file locally", job.run_job_validate)
+    p.add_argument("file", help="job file (HCL or JSON), '-' for stdin")
+
+    p = tree.command(jobs, "inspect", "print a registered job as JSON", job.run_job_inspect)
+    p.add_argument("job", help="job ID or prefix")
+
+    nodes = tree.group(subs, "node", "client node commands: status")
+    p = tree.command(nodes, "status", "list client nodes, or show one node", node.run_node_status)
+    _flag(p, "verbose", action="store_true", help="full IDs, addresses, attributes")
+    p.add_argument("node", nargs="?", help="node ID or prefix; omit to list all nodes")
+
+    servers = tree.group(subs, "server", "server commands: members")
+    p = tree.command(
+        servers, "members", "list servers; the Raft leader is marked", server.run_server_members
+    )
+    _flag(p, "verbose", action="store_true", help="add protocol and tags columns")
+
+    allocs = tree.group(subs, "alloc", "allocation commands: status, logs")
+    p = tree.command(allocs, "status", "show one allocation", alloc.run_alloc_status)
+    _flag(p, "verbose", action="store_true", help="full IDs, absolute times, placement metrics")
+    _flag(p, "short", action="store_true", help="one line per task instead of details")
+    p.add_argument("alloc", help="allocation ID or prefix")
+
+    p = tree.command(allocs, "logs", "print a task's stdout or stderr", logs.run_alloc_logs)
+    _flag(p, "stdout", action="store_true", help="show stdout (default)")
+    _flag(p, "stderr", action="store_true", help="show stderr instead of stdout")
+    p.add_argument(
+        "-f",
+        "-follow",
+        "--follow",
+        dest="follow",
+        action="store_true",
+        help="keep streaming new output",
+    )
+    _flag(p, "tail", action="store_true", help="start near the end (10 lines unless -n/-c)")
+    p.add_argument(
+        "-n",
+        dest="lines",
+        type=int,
+        default=None,
+        metavar="LINES",
+        help="with -tail: number of lines",
+    )
+    p.add_argument(
+        "-c",
+        dest="bytes",
+        type=int,
+        default=None,
+        metavar="BYTES",
+        help="with -tail: number of bytes",
+    )
+    p.add_argument("-task", "--task", dest="task_flag", metavar="TASK", help="task name")
+    _flag(p, "verbose", action="store_true", help="full IDs")
+    p.add_argument("alloc", help="allocation ID or prefix")
+    p.add_argument("task", nargs="?", help="task name (optional if the alloc has one task)")
+
+    evals = tree.group(subs, "eval", "evaluation commands: status")
+    p = tree.command(evals, "status", "show one evaluation", eval.run_eval_status)
+    _flag(p, "verbose", action="store_true", help="full IDs and absolute times")
+    p.add_argument("eval", help="evaluation ID or prefix")
+
+    tree.command(subs, "version", "print the nomadtui version", agent.run_version)
+    for name in ("serve", "agent"):
+        subs.add_parser(
+            name, help="run a control-plane agent (see 'nomadtui serve -help')", add_help=False
+        )
+    return root
+
+
+def _dispatch(argv: list[str], runtime: Runtime) -> int:
+    if argv and argv[0] in ("serve", "agent"):
+        return agent.run_serve(argv[1:])
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        return agent.run_console(args)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        args.group_parser.print_help(runtime.stdout)
+        return 1
+    ctx = Context(args, runtime)
+    try:
+        return handler(ctx)
+    finally:
+        ctx.close()
+
+
+def main(argv: Sequence[str] | None = None, runtime: Runtime | None = None) -> int:
+    """Run one command; return its exit code. Never lets a traceback escape."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    runtime = runtime or Runtime()
+    try:
+        return _dispatch(argv, runtime)
+    except CommandError as err:
+        runtime.stderr.write(error_line(err) + "\n")
+        return err.exit_code
+    except NomadError as err:
+        runtime.stderr.write(error_line(err) + "\n")
+        return 1
+    except KeyboardInterrupt:
+        runtime.stderr.write("\n")
+        return EXIT_INTERRUPTED
+    except SystemExit as exc:  # -help
+        return exc.code if isinstance(exc.code, int) else 0
+    except BrokenPipeError:
+        # Reader went away (`| head`): stop quietly, like other CLIs.
+        return 1
+    except Exception as err:
+        if os.environ.get("NOMADTUI_DEBUG"):
+            raise
+        runtime.stderr.write(f"Error: internal error: {type(err).__name__}: {err}\n")
+        return 1

@@ -1,0 +1,233 @@
+"""The synchronous Nomad HTTP API client used by the CLI (and TUI workers).
+
+Owns I/O over httpx and the endpoint convenience methods. Every non-2xx
+response becomes a `controlplane.errors` exception; every transport failure
+becomes `AgentUnreachable`. It holds no Textual or CLI concerns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from .core import (
+    AgentUnreachable,
+    ClientConfig,
+    Response,
+    blocking_params,
+    describe_transport_error,
+    raise_for_status,
+    read_timeout,
+    response_meta,
+)
+from .frames import FrameDecoder, StreamFrame
+
+Params = Mapping[str, Any] | None
+
+
+class NomadClient:
+    """Blocking-query aware client for the `/v1/` API.
+
+    `transport` lets tests inject `httpx.MockTransport`; `env` replaces
+    `os.environ` for the NOMAD_* defaults.
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        token: str | None = None,
+        namespace: str | None = None,
+        region: str | None = None,
+        timeout: float = 30.0,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.config = ClientConfig.resolve(address, token, namespace, region, timeout, env)
+        self._http = httpx.Client(
+            base_url=self.config.address,
+            headers=self.config.headers(),
+            timeout=timeout,
+            transport=transport,
+        )
+
+    @property
+    def address(self) -> str:
+        return self.config.address
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> NomadClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- generic verbs -------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: Params = None,
+        body: Any = None,
+        *,
+        timeout: float | None = None,
+    ) -> Response:
+        try:
+            resp = self._http.request(
+                method,
+                path,
+                params=self.config.params(params),
+                json=body,
+                timeout=timeout if timeout is not None else self.config.timeout,
+            )
+        except httpx.TransportError as exc:
+            raise AgentUnreachable(self.address, describe_transport_error(exc)) from exc
+        raise_for_status(resp.status_code, resp.text)
+        data = resp.json() if resp.content.strip() else None
+        return response_meta(data, resp.headers)
+
+    def get(
+        self, path: str, params: Params = None, index: int | None = None, wait: float | None = None
+    ) -> Response:
+        merged = {**(params or {}), **blocking_params(index, wait)}
+        return self.request(
+            "GET", path, merged, timeout=read_timeout(self.config.timeout, wait, index)
+        )
+
+    def put(self, path: str, body: Any = None, params: Params = None) -> Response:
+        return self.request("PUT", path, params, body)
+
+    def delete(self, path: str, params: Params = None) -> Response:
+        return self.request("DELETE", path, params)
+
+    # -- jobs ----------------------------------------------------------------
+
+    def jobs(self, prefix: str | None = None, **blocking: Any) -> Response:
+        return self.get("/v1/jobs", {"prefix": prefix or None}, **blocking)
+
+    def job(self, job_id: str, namespace: str | None = None, **blocking: Any) -> Response:
+        return self.get(f"/v1/job/{job_id}", _ns(namespace), **blocking)
+
+    def register_job(
+        self,
+        job: Mapping[str, Any],
+        enforce_index: int | None = None,
+        submission: Mapping[str, Any] | None = None,
+    ) -> Response:
+        body: dict[str, Any] = {"Job": job}
+        if enforce_index is not None:
+            body["EnforceIndex"] = True
+            body["JobModifyIndex"] = enforce_index
+        if submission is not None:
+            body["Submission"] = submission
+        return self.put("/v1/jobs", body)
+
+    def deregister_job(
+        self, job_id: str, purge: bool = False, namespace: str | None = None
+    ) -> Response:
+        return self.delete(f"/v1/job/{job_id}", {"purge": purge, **_ns(namespace)})
+
+    def job_allocations(
+        self, job_id: str, all: bool = False, namespace: str | None = None, **blocking: Any
+    ) -> Response:
+        params = {"all": True if all else None, **_ns(namespace)}
+        return self.get(f"/v1/job/{job_id}/allocations", params, **blocking)
+
+    def job_evaluations(
+        self, job_id: str, namespace: str | None = None, **blocking: Any
+    ) -> Response:
+        return self.get(f"/v1/job/{job_id}/evaluations", _ns(namespace), **blocking)
+
+    def job_summary(self, job_id: str, namespace: str | None = None, **blocking: Any) -> Response:
+        return self.get(f"/v1/job/{job_id}/summary", _ns(namespace), **blocking)
+
+    def job_deployment(
+        self, job_id: str, namespace: str | None = None, **blocking: Any
+    ) -> Response:
+        return self.get(f"/v1/job/{job_id}/deployment", _ns(namespace), **blocking)
+
+    def parse_job(self, hcl: str, canonicalize: bool = False) -> Any:
+        return self.put("/v1/jobs/parse", {"JobHCL": hcl, "Canonicalize": canonicalize}).data
+
+    # -- nodes, allocations, evaluations -------------------------------------
+
+    def nodes(self, prefix: str | None = None, **blocking: Any) -> Response:
+        return self.get("/v1/nodes", {"prefix": prefix or None}, **blocking)
+
+    def node(self, node_id: str, **blocking: Any) -> Response:
+        return self.get(f"/v1/node/{node_id}", **blocking)
+
+    def node_allocations(self, node_id: str, **blocking: Any) -> Response:
+        return self.get(f"/v1/node/{node_id}/allocations", **blocking)
+
+    def allocations(self, prefix: str | None = None, **blocking: Any) -> Response:
+        return self.get("/v1/allocations", {"prefix": prefix or None}, **blocking)
+
+    def allocation(self, alloc_id: str, **blocking: Any) -> Response:
+        return self.get(f"/v1/allocation/{alloc_id}", **blocking)
+
+    def evaluations(self, prefix: str | None = None, **blocking: Any) -> Response:
+        return self.get("/v1/evaluations", {"prefix": prefix or None}, **blocking)
+
+    def evaluation(self, eval_id: str, **blocking: Any) -> Response:
+        return self.get(f"/v1/evaluation/{eval_id}", **blocking)
+
+    def evaluation_allocations(self, eval_id: str, **blocking: Any) -> Response:
+        return self.get(f"/v1/evaluation/{eval_id}/allocations", **blocking)
+
+    # -- status and agent ----------------------------------------------------
+
+    def status_leader(self, region: str | None = None) -> str:
+        return str(self.get("/v1/status/leader", {"region": region}).data or "")
+
+    def status_peers(self) -> list[str]:
+        return list(self.get("/v1/status/peers").data or [])
+
+    def agent_members(self) -> Any:
+        return self.get("/v1/agent/members").data
+
+    def agent_self(self) -> Any:
+        return self.get("/v1/agent/self").data
+
+    # -- logs ----------------------------------------------------------------
+
+    def stream_logs(
+        self,
+        alloc_id: str,
+        task: str,
+        type: str = "stdout",
+        follow: bool = False,
+        origin: str = "start",
+        offset: int = 0,
+        *,
+        heartbeats: bool = False,
+    ) -> Iterator[StreamFrame]:
+        """Frames of `GET /v1/client/fs/logs/:alloc`, heartbeats dropped unless
+        asked for (a follower uses them to learn the backlog has been sent)."""
+        params = self.config.params(
+            {"task": task, "type": type, "follow": follow, "origin": origin, "offset": offset}
+        )
+        timeout = httpx.Timeout(self.config.timeout, read=None if follow else self.config.timeout)
+        decoder = FrameDecoder()
+        try:
+            with self._http.stream(
+                "GET", f"/v1/client/fs/logs/{alloc_id}", params=params, timeout=timeout
+            ) as resp:
+                if not 200 <= resp.status_code < 300:
+                    resp.read()
+                    raise_for_status(resp.status_code, resp.text)
+                for chunk in resp.iter_bytes():
+                    for frame in decoder.feed(chunk):
+                        if heartbeats or not frame.is_heartbeat:
+                            yield frame
+        except httpx.TransportError as exc:
+            raise AgentUnreachable(self.address, describe_transport_error(exc)) from exc
+
+
+def _ns(namespace: str | None) -> dict[str, Any]:
+    return {"namespace": namespace} if namespace else {}

@@ -1,0 +1,1 @@
+"""The Textual console (placeholder until the console lands)."""
