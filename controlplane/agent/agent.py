@@ -179,3 +179,13 @@ def _free_port(host: str) -> int:
         s.bind((host, 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def start_dev_agent(timeout: float = 30.0) -> Agent:
+    """An in-process dev agent on free loopback ports, ready to use (console --dev)."""
+    agent = Agent(AgentConfig(dev=True, http_port=0, rpc_port=0))
+    agent.start()
+    if not agent.wait_ready(timeout):
+        agent.shutdown()
+        raise RuntimeError("the embedded dev agent did not become ready")
+    return agent

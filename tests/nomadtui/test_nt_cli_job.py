@@ -342,9 +342,14 @@ def test_serve_hands_its_arguments_to_the_agent(monkeypatch: pytest.MonkeyPatch)
     assert seen == [["-dev", "-http-port", "1"], ["-dev"]]
 
 
-def test_bare_command_opens_the_console(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bare_command_opens_the_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nomadtui.tui import app as tui_app
+
+    opened: list[str] = []
+    monkeypatch.setattr(tui_app.ConsoleApp, "run",
+                        lambda self: opened.append(self.client.address))
     assert run_cli(["-address", "http://10.1.2.3:4646"], None).code == 0
-    assert "http://10.1.2.3:4646" in capsys.readouterr().out
+    assert opened == ["http://10.1.2.3:4646"]
 
 
 def test_python_dash_m_runs_the_cli() -> None:
