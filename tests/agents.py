@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -30,12 +31,14 @@ class AgentProcess:
         log_path: Path,
         http_port: int | None = None,
         rpc_port: int | None = None,
+        ready: Callable[[AgentProcess], bool] | None = None,
     ) -> None:
         self.http_port = http_port or free_port()
         self.rpc_port = rpc_port or free_port()
         self.args = args
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
+        self._ready = ready or AgentProcess.leader_known
 
     @property
     def address(self) -> str:
@@ -59,17 +62,21 @@ class AgentProcess:
             cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
         log.close()
-        wait_for(self._leader_known, timeout=30, what=f"agent on {self.address} ({self.log()})")
+        wait_for(self._check_ready, timeout=30, what=f"agent on {self.address} ({self.log()})")
         return self
 
-    def _leader_known(self) -> bool:
+    def _check_ready(self) -> bool:
         assert self.proc is not None
         if self.proc.poll() is not None:
             raise AssertionError(f"agent exited with {self.proc.returncode}: {self.log()}")
         try:
-            return bool(httpx.get(f"{self.address}/v1/status/leader", timeout=2).json())
+            return self._ready(self)
         except httpx.HTTPError:
             return False
+
+    def leader_known(self) -> bool:
+        """Ready test for servers: the cluster has a leader."""
+        return bool(httpx.get(f"{self.address}/v1/status/leader", timeout=2).json())
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""

@@ -45,6 +45,13 @@ class Heartbeats:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        self.arm_all()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="heartbeats", daemon=True)
+        self._thread.start()
+
+    def arm_all(self) -> None:
+        """New leader: every ready node gets TTL + the failover grace."""
         now = self._clock()
         with self._lock:
             self._deadlines = {
@@ -52,9 +59,6 @@ class Heartbeats:
                 for n in self._store.read(lambda s: list(s.nodes()))
                 if n.status == "ready"
             }
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="heartbeats", daemon=True)
-        self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -69,16 +73,21 @@ class Heartbeats:
 
     def _run(self) -> None:
         while not self._stop.wait(0.25):
-            now = self._clock()
-            with self._lock:
-                expired = [n for n, d in self._deadlines.items() if d <= now]
-                for n in expired:
-                    del self._deadlines[n]
-            for node_id in expired:
-                try:
-                    self.mark_down(node_id)
-                except Exception:
-                    log.exception("heartbeats: failed to mark node down node_id=%s", node_id)
+            self.expire()
+
+    def expire(self) -> list[str]:
+        """Mark down every node whose timer ran out; returns their IDs."""
+        now = self._clock()
+        with self._lock:
+            expired = [n for n, d in self._deadlines.items() if d <= now]
+            for n in expired:
+                del self._deadlines[n]
+        for node_id in expired:
+            try:
+                self.mark_down(node_id)
+            except Exception:
+                log.exception("heartbeats: failed to mark node down node_id=%s", node_id)
+        return expired
 
     def mark_down(self, node_id: str) -> None:
         evals = node_update_evals(self._store, node_id, "node-update")
