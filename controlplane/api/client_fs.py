@@ -9,8 +9,6 @@ following an idle file; `plain=true` streams raw bytes.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from controlplane.client.logs import HEARTBEAT_FRAME, frame, start_offset
 from controlplane.errors import NotFound, ValidationError
 
 from .common import agent_of, query_bool, query_int
@@ -63,9 +62,7 @@ async def logs(request: Request) -> Response:
 
 def _start_offset(path: Path, origin: str, offset: int) -> int:
     size = path.stat().st_size if path.exists() else 0
-    if origin == "end":
-        return max(size - offset, 0)
-    return min(max(offset, 0), size)
+    return start_offset(size, "end" if origin == "end" else "start", offset)
 
 
 async def _stream(
@@ -82,8 +79,8 @@ async def _stream(
                 data = fh.read(CHUNK)
         if data:
             idle = 0.0
-            yield data if plain else _frame(data, offset, rel)
             offset += len(data)
+            yield data if plain else frame(data, offset, rel)
             continue
         if not follow:
             return
@@ -91,13 +88,7 @@ async def _stream(
         idle += POLL_S
         if idle >= HEARTBEAT_S and not plain:
             idle = 0.0
-            yield b"{}"
-
-
-def _frame(data: bytes, offset: int, rel: str) -> bytes:
-    return json.dumps(
-        {"Offset": offset + len(data), "Data": base64.b64encode(data).decode(), "File": rel}
-    ).encode()
+            yield HEARTBEAT_FRAME
 
 
 async def _proxy(request: Request, http_addr: str) -> Response:
