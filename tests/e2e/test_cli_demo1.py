@@ -150,6 +150,27 @@ def test_demo1_raw_exec(cli: CLI) -> None:
     cli.run("job", "stop", "-purge", "demo1-exec")
 
 
+def test_unplaceable_job_exits_2_and_status_explains(cli: CLI) -> None:
+    big = cli.cwd / "big.nomad"
+    text = (EXAMPLES / "demo1-exec.nomad").read_text()
+    big.write_text(text.replace('"demo1-exec"', '"too-big"').replace("memory = 32",
+                                                                       "memory = 99999999"))
+    run = cli.run("job", "run", str(big), check=False)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "failed to place all allocations:" in run.stdout
+    assert 'Dimension "memory" exhausted on 1 nodes' in run.stdout
+    assert "waiting for additional capacity to place remainder" in run.stdout
+    status = cli.run("status", "too-big").stdout
+    section = status[status.index("Placement Failure"):]
+    assert section.splitlines()[1:4] == [
+        'Task Group "ticker":',
+        "  * Resources exhausted on 1 nodes",
+        '  * Dimension "memory" exhausted on 1 nodes',
+    ]
+    assert re.search(r"^ticker\s+1\s+0\s+0\s+0\s+0\s+0\s+0$", status, re.M), status
+    cli.run("job", "stop", "-purge", "too-big")
+
+
 def test_bad_job_file_is_one_located_error(cli: CLI, agent: AgentProcess) -> None:
     bad = cli.cwd / "bad.nomad"
     bad.write_text(
