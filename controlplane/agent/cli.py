@@ -160,8 +160,12 @@ def serve_main(argv: list[str]) -> int:
             level=getattr(logging, cfg.log_level.upper().replace("WARN", "WARNING"), logging.INFO),
             format="    %(asctime)s [%(levelname)s] %(name)s: %(message)s",
         )
-        if cfg.dev:
-            print("==> No configuration files loaded" if not args.config else "", flush=True)
+        # the client's own HTTP calls are not news to the operator
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        if args.config:
+            print(f"==> Loaded configuration from {args.config}", flush=True)
+        else:
+            print("==> No configuration files loaded", flush=True)
         print("==> Starting nomadtui agent...", flush=True)
         agent = Agent(cfg)
         agent.start()

@@ -84,6 +84,7 @@ class Worker:
                 new_id=lambda: str(uuid.uuid4()),
             )
             final = self._outcome(ev, result, snap.index)
+            _log_result(ev, result)
             if result.plan.is_noop():
                 self._raft.submit(MsgType.EVAL_UPSERT, EvalUpsert(evals=final))
                 return
@@ -157,3 +158,19 @@ class Worker:
             out[0] = out[0].replace(blocked_eval=blocked.id)
             out.append(blocked)
         return out
+
+
+def _log_result(ev: Evaluation, result: SchedulerResult) -> None:
+    plan = result.plan
+    placed = sum(len(v) for v in plan.node_allocation.values())
+    stopped = sum(len(v) for v in plan.node_update.values())
+    unplaced = sum(result.queued_allocations.values())
+    log.info(
+        "eval_id=%s job=%s triggered_by=%s: %d to place or update, %d to stop, %d unplaced",
+        ev.id[:8],
+        ev.job_id,
+        ev.triggered_by,
+        placed,
+        stopped,
+        unplaced,
+    )
