@@ -56,6 +56,7 @@ def alloc_stub(a: Allocation, resources: bool = False, task_states: bool = True)
         desired_transition=a.desired_transition,
         task_states=a.task_states if task_states else None,
         deployment_status=a.deployment_status,
+        reschedule_tracker=a.reschedule_tracker,
         followup_eval_id=a.followup_eval_id,
         next_allocation=a.next_allocation,
         create_index=a.create_index,

@@ -13,6 +13,8 @@ from .alloc import (
     AllocListStub,
     AllocMetric,
     DesiredTransition,
+    RescheduleEvent,
+    RescheduleTracker,
     TaskEvent,
     TaskState,
 )
@@ -58,7 +60,13 @@ from .node import (
     NodeReservedResources,
     NodeResources,
 )
-from .plan import Plan, PlanResult, SchedulerResult
+from .plan import (
+    DeploymentStatusUpdate,
+    DesiredUpdates,
+    Plan,
+    PlanResult,
+    SchedulerResult,
+)
 
 __all__ = [
     "SEC",
@@ -78,7 +86,9 @@ __all__ = [
     "Constraint",
     "Deployment",
     "DeploymentState",
+    "DeploymentStatusUpdate",
     "DesiredTransition",
+    "DesiredUpdates",
     "DriverInfo",
     "EphemeralDisk",
     "Evaluation",
@@ -102,7 +112,9 @@ __all__ = [
     "Plan",
     "PlanResult",
     "Port",
+    "RescheduleEvent",
     "ReschedulePolicy",
+    "RescheduleTracker",
     "Resources",
     "RestartPolicy",
     "SchedulerResult",

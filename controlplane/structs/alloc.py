@@ -101,6 +101,17 @@ class AllocDeploymentStatus(Struct, frozen=True):
     modify_index: int = 0
 
 
+class RescheduleEvent(Struct, frozen=True):
+    reschedule_time: int = 0  # unix ns
+    prev_alloc_id: str = ""
+    prev_node_id: str = ""
+    delay: int = 0  # ns
+
+
+class RescheduleTracker(Struct, frozen=True):
+    events: list[RescheduleEvent] | None = None
+
+
 class Allocation(Struct, frozen=True):
     id: str = ""
     namespace: str = "default"
@@ -123,6 +134,7 @@ class Allocation(Struct, frozen=True):
     next_allocation: str = ""
     deployment_id: str = ""
     deployment_status: AllocDeploymentStatus | None = None
+    reschedule_tracker: RescheduleTracker | None = None
     followup_eval_id: str = ""
     create_index: int = 0
     modify_index: int = 0
@@ -169,6 +181,7 @@ class AllocListStub(Struct, frozen=True):
     desired_transition: DesiredTransition = msgspec.field(default_factory=DesiredTransition)
     task_states: dict[str, TaskState] | None = None
     deployment_status: AllocDeploymentStatus | None = None
+    reschedule_tracker: RescheduleTracker | None = None
     followup_eval_id: str = ""
     next_allocation: str = ""
     create_index: int = 0
