@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from controlplane.errors import NomadError
 
-from . import client_fs, internal, jobs, resources, status
+from . import client_fs, deployments, internal, jobs, resources, status
 
 if TYPE_CHECKING:
     from controlplane.agent.agent import Agent
@@ -40,6 +40,13 @@ SERVER_ROUTES = [
     Route("/v1/evaluation/{eval_id}", resources.eval_item, methods=READ),
     Route("/v1/evaluation/{eval_id}/allocations", resources.eval_allocations, methods=READ),
     Route("/v1/deployments", resources.deployments_list, methods=READ),
+    Route("/v1/deployment/allocations/{dep_id}", deployments.allocations, methods=READ),
+    Route("/v1/deployment/promote/{dep_id}", deployments.promote, methods=WRITE),
+    Route("/v1/deployment/fail/{dep_id}", deployments.fail, methods=WRITE),
+    Route("/v1/deployment/pause/{dep_id}", deployments.pause, methods=WRITE),
+    Route(
+        "/v1/deployment/allocation-health/{dep_id}", deployments.allocation_health, methods=WRITE
+    ),
     Route("/v1/deployment/{dep_id}", resources.deployment_item, methods=READ),
     Route("/v1/status/leader", status.status_leader, methods=READ),
     Route("/v1/status/peers", status.status_peers, methods=READ),

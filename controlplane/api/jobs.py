@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from controlplane import jobspec
+from controlplane import jobdiff, jobspec
 from controlplane.errors import MethodNotAllowed, NotFound, ValidationError
 from controlplane.state import StateStore
 from controlplane.structs import Job, to_builtins
@@ -24,6 +24,7 @@ from .common import (
     read_body,
     server_of,
 )
+from .job_actions import WRITE_SUFFIXES, job_action
 from .stubs import alloc_stub, job_stub
 
 _SUFFIXES = ("allocations", "evaluations", "summary", "deployment", "deployments", "versions")
@@ -91,8 +92,10 @@ async def job_item(request: Request) -> Response:
     path: str = request.path_params["rest"]
     ns = namespace_of(request)
     job_id, _, suffix = path.rpartition("/")
-    if suffix not in _SUFFIXES or not job_id:
+    if suffix not in _SUFFIXES + WRITE_SUFFIXES or not job_id:
         job_id, suffix = path, ""
+    if suffix in WRITE_SUFFIXES:
+        return await job_action(request, job_id, ns, suffix)
     store = server.store
     if suffix == "":
         if request.method == "GET":
@@ -137,15 +140,18 @@ async def job_item(request: Request) -> Response:
             lambda s: sorted(s.deployments_by_job(ns, job_id), key=lambda d: -d.create_index),
         )
     # versions
+    diffs = query_bool(request, "diffs")
     return await blocking_query(
-        request,
-        store,
-        ("jobs",),
-        lambda s: {
-            "Versions": _or_404(s.job_versions(ns, job_id) or None, "job versions not found"),
-            "Diffs": None,
-        },
+        request, store, ("jobs",), lambda s: _versions(s, ns, job_id, diffs)
     )
+
+
+def _versions(s: StateStore, ns: str, job_id: str, diffs: bool) -> dict[str, Any]:
+    versions = _or_404(s.job_versions(ns, job_id) or None, "job versions not found")
+    return {
+        "Versions": versions,
+        "Diffs": jobdiff.diff_versions(versions) if diffs else None,
+    }
 
 
 def _job_or_404(s: StateStore, ns: str, job_id: str) -> Job:

@@ -5,6 +5,7 @@ alloc_runner.py   AllocRunner: one allocation, its tasks, its client status
 task_runner.py    TaskRunner: one task through its driver (lifecycle diagram)
 task_hooks.py     TaskHook stages around the driver (task dir today)
 restarts.py       RestartTracker: pure restart-policy decisions
+health.py         HealthTracker: pure deployment health decisions
 taskenv.py        NOMAD_* environment and ${...} interpolation
 allocdir.py       on-disk allocation directory layout
 alloc_updates.py  AllocUpdater: batched status reports to the servers

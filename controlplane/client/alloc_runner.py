@@ -13,6 +13,14 @@ Client status, from the task states (a failed task wins):
     all tasks dead        -> complete "All tasks have completed"
 
 When one task fails, its siblings are killed ("Sibling Task Failed").
+
+Deployment health: while the allocation belongs to a deployment whose group
+tracks health (health.py), task changes feed a HealthTracker and a watcher
+thread sleeps until its next deadline. The verdict is sent once per
+deployment, as `deployment_status` on one update (later updates carry None;
+the servers keep the last one). An in-place update into another deployment
+starts tracking again. Killing the allocation (server stop, agent
+shutdown) ends tracking without a verdict.
 """
 
 from __future__ import annotations
@@ -24,12 +32,20 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from controlplane.drivers.base import Driver, TaskHandle
-from controlplane.structs import Allocation, AllocClientUpdate, Node, TaskEvent, TaskState
+from controlplane.structs import (
+    Allocation,
+    AllocClientUpdate,
+    AllocDeploymentStatus,
+    Node,
+    TaskEvent,
+    TaskState,
+)
 from controlplane.structs.consts import AllocClientStatus, TaskEventType, TaskStateValue
 
 from .allocdir import AllocDir
+from .health import HealthDecision, HealthTracker, health_settings
 from .task_runner import TaskRunner
-from .wiretime import unix_nanos
+from .wiretime import rfc3339, unix_nanos
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +96,7 @@ class AllocRunner:
         clock: Callable[[], float] = time.time,
         region: str = "global",
         task_poll_s: float = 0.1,
+        health_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.alloc = alloc
         self.id = alloc.id
@@ -97,6 +114,15 @@ class AllocRunner:
         self._last_sent: tuple[str, str, dict[str, TaskState]] | None = None
         self._siblings_killed = False
         self._started = False
+        # deployment health; all guarded by _health_cond
+        self._health_clock = health_clock
+        self._health_cond = threading.Condition()
+        self._health: HealthTracker | None = None
+        self._health_gen = 0  # bumped to end the watcher of an older deployment
+        self._health_deployment = ""  # the deployment _health tracks
+        self._health_decided_for = ""  # deployment whose health is known
+        self._deployment_status: AllocDeploymentStatus | None = None
+        self._killed = False
 
     # ---- public API -------------------------------------------------
 
@@ -138,19 +164,30 @@ class AllocRunner:
                 poll_s=self._task_poll_s,
             )
         self._started = True
+        ds = self.alloc.deployment_status
+        if ds is not None and ds.healthy is not None:
+            # restored, or an operator set it: nothing left to decide
+            self._health_decided_for = self.alloc.deployment_id
+        self._start_health()
         for tr in self._tasks.values():
             tr.start()
 
     def update(self, alloc: Allocation) -> None:
         """A newer version of the allocation from the servers."""
-        self.alloc = alloc
+        old, self.alloc = self.alloc, alloc
         for tr in self._tasks.values():
             tr.update(alloc)
         if alloc.desired_status != "run":
             self.kill()
+        elif alloc.deployment_id != old.deployment_id:
+            self._start_health()
+        elif _health_set_elsewhere(old, alloc):
+            self._stop_health(decided=True)
 
     def kill(self) -> None:
         """Stop every task (asynchronous; see `wait`)."""
+        # stopped on purpose: not the allocation's fault, so no health verdict
+        self._stop_health(killed=True)
         for tr in self._tasks.values():
             tr.kill()
 
@@ -176,8 +213,14 @@ class AllocRunner:
             client_status=status,
             client_description=desc,
             task_states=states,
+            deployment_status=self._deployment_status,
             modify_time=unix_nanos(self._clock()),
         )
+
+    @property
+    def deployment_status(self) -> AllocDeploymentStatus | None:
+        """The health this runner decided for the current deployment, if any."""
+        return self._deployment_status
 
     # ---- callbacks from task runners -------------------------------
 
@@ -189,6 +232,7 @@ class AllocRunner:
         if not self._started:
             return
         self._maybe_kill_siblings(task, self.task_states())
+        self._observe_health()
         # Several task threads report. Reading the states and handing them on
         # under one lock keeps a slower thread from overwriting a newer
         # snapshot with an older one; on_update must not block.
@@ -237,3 +281,145 @@ class AllocRunner:
                 modify_time=unix_nanos(self._clock()),
             )
         )
+
+    # ---- deployment health ------------------------------------------
+
+    def _start_health(self) -> None:
+        """(Re)start health tracking for the allocation's current deployment."""
+        alloc = self.alloc
+        job = alloc.job
+        group = job.group(alloc.task_group) if job is not None else None
+        settings = health_settings(alloc)
+        with self._health_cond:
+            self._health_gen += 1
+            self._health = None
+            self._health_cond.notify_all()
+            if alloc.deployment_id != self._health_decided_for:
+                self._deployment_status = None
+            if (
+                self._killed
+                or settings is None
+                or group is None
+                or alloc.deployment_id == self._health_decided_for
+            ):
+                return
+            # Seam for `checks`: until services and their checks exist nothing
+            # feeds HealthTracker.set_checks, so checks are not required yet.
+            tracker = HealthTracker(
+                settings, group.tasks, self.task_states(), clock=self._health_clock
+            )
+            self._health = tracker
+            self._health_deployment = alloc.deployment_id
+            gen = self._health_gen
+        log.debug(
+            "tracking alloc health alloc_id=%s deployment_id=%s mode=%s",
+            self.id,
+            alloc.deployment_id,
+            settings.mode,
+        )
+        threading.Thread(
+            target=self._watch_health,
+            args=(gen, tracker),
+            name=f"alloc-health-{self.id[:8]}",
+            daemon=True,
+        ).start()
+
+    def _stop_health(self, killed: bool = False, decided: bool = False) -> None:
+        with self._health_cond:
+            self._killed = self._killed or killed
+            if decided:
+                self._health_decided_for = self.alloc.deployment_id
+            self._health_gen += 1
+            self._health = None
+            self._health_cond.notify_all()
+
+    def _observe_health(self) -> None:
+        """Feed the tracker a task change; a verdict it causes is sent at once,
+        from the task's thread, before the change itself is reported."""
+        with self._health_cond:
+            tracker = self._health
+            if tracker is None:
+                return
+            states = self.task_states()
+            tracker.observe(states)
+            status, _ = client_status(states.values())
+            if status in (AllocClientStatus.COMPLETE, AllocClientStatus.FAILED):
+                tracker.alloc_terminal()
+            verdict = self._take_verdict(tracker)
+            self._health_cond.notify_all()
+        if verdict is not None:
+            self._send_health(*verdict)
+
+    def _watch_health(self, gen: int, tracker: HealthTracker) -> None:
+        """Wait for the clock to decide (min_healthy_time, healthy_deadline),
+        sleeping until the tracker's next deadline; task changes wake it."""
+        with self._health_cond:
+            while True:
+                if gen != self._health_gen:
+                    return  # decided elsewhere, killed, or another deployment
+                decision = tracker.check()
+                if decision.healthy is not None:
+                    verdict = self._take_verdict(tracker)
+                    break
+                timeout = None
+                if decision.recheck_at is not None:
+                    timeout = max(0.0, decision.recheck_at - self._health_clock())
+                self._health_cond.wait(timeout)
+        if verdict is not None:
+            self._send_health(*verdict)
+
+    def _take_verdict(
+        self, tracker: HealthTracker
+    ) -> tuple[str, HealthDecision, AllocDeploymentStatus] | None:
+        """Under _health_cond: claim the tracker's decision, exactly once."""
+        decision = tracker.decision
+        if decision is None or decision.healthy is None or tracker is not self._health:
+            return None
+        self._health = None
+        self._health_gen += 1
+        self._health_decided_for = self._health_deployment
+        prior = self.alloc.deployment_status
+        self._deployment_status = AllocDeploymentStatus(
+            healthy=decision.healthy,
+            timestamp=rfc3339(self._clock()),
+            # the servers own the canary flag: hand back what they set
+            canary=prior.canary if prior is not None else False,
+        )
+        return self._health_deployment, decision, self._deployment_status
+
+    def _send_health(
+        self, deployment_id: str, decision: HealthDecision, dstatus: AllocDeploymentStatus
+    ) -> None:
+        log.info(
+            "alloc health alloc_id=%s deployment_id=%s healthy=%s %s",
+            self.id,
+            deployment_id,
+            decision.healthy,
+            decision.reason,
+        )
+        with self._report_lock:
+            states = self.task_states()
+            status, desc = client_status(states.values())
+            self._last_sent = (str(status), desc, states)
+            self._on_update(
+                AllocClientUpdate(
+                    id=self.id,
+                    client_status=status,
+                    client_description=desc,
+                    task_states=states,
+                    deployment_status=dstatus,
+                    modify_time=unix_nanos(self._clock()),
+                )
+            )
+
+
+def _health_set_elsewhere(old: Allocation, new: Allocation) -> bool:
+    """The servers' health for this deployment changed under us (an operator
+    set it through the API). Compare versions, not values: a stale status
+    from an earlier deployment must not count."""
+    before, after = old.deployment_status, new.deployment_status
+    if after is None or after.healthy is None:
+        return False
+    if before is None:
+        return True
+    return (before.healthy, before.timestamp) != (after.healthy, after.timestamp)

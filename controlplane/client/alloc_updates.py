@@ -2,6 +2,9 @@
 per allocation and sends what is pending with one `update_allocs` call at
 most every `interval_s`, retrying failed sends. Owns one thread; never reads
 task or allocation state itself.
+
+A deployment health verdict travels on one update only, so coalescing never
+drops it: a newer update without `deployment_status` inherits the unsent one.
 """
 
 from __future__ import annotations
@@ -14,6 +17,13 @@ from controlplane.structs import AllocClientUpdate
 from .rpc import ServerRPC
 
 log = logging.getLogger(__name__)
+
+
+def merged(older: AllocClientUpdate | None, newer: AllocClientUpdate) -> AllocClientUpdate:
+    """`newer`, keeping `older`'s deployment_status when `newer` has none."""
+    if older is None or older.deployment_status is None or newer.deployment_status is not None:
+        return newer
+    return newer.replace(deployment_status=older.deployment_status)
 
 
 class AllocUpdater:
@@ -34,7 +44,7 @@ class AllocUpdater:
     def put(self, update: AllocClientUpdate) -> None:
         """Queue `update`, replacing any unsent one for the same allocation."""
         with self._cond:
-            self._pending[update.id] = update
+            self._pending[update.id] = merged(self._pending.get(update.id), update)
             self._cond.notify()
 
     def pending(self) -> dict[str, AllocClientUpdate]:
@@ -72,7 +82,8 @@ class AllocUpdater:
         with self._cond:
             # updates queued meanwhile are newer: they win
             for alloc_id, upd in batch.items():
-                self._pending.setdefault(alloc_id, upd)
+                newer = self._pending.get(alloc_id)
+                self._pending[alloc_id] = upd if newer is None else merged(upd, newer)
 
     def _run(self) -> None:
         backoff = self.interval_s

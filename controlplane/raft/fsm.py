@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import msgspec
 
 from controlplane.state import StateStore
-from controlplane.structs import Evaluation
+from controlplane.structs import Deployment, DeploymentStatusUpdate, Evaluation
 
 from . import messages as m
 
@@ -53,6 +54,9 @@ class FSM:
             m.MsgType.EVAL_UPSERT: self._eval_upsert,
             m.MsgType.PLAN_APPLY: self._plan_apply,
             m.MsgType.ALLOC_CLIENT_UPDATE: self._alloc_client_update,
+            m.MsgType.DEPLOYMENT_UPDATE: self._deployment_update,
+            m.MsgType.ALLOC_HEALTH: self._alloc_health,
+            m.MsgType.JOB_STABLE: self._job_stable,
         }
 
     def apply(self, index: int, msg_type: int, payload: bytes) -> ApplyResult:
@@ -129,9 +133,12 @@ class FSM:
         return ApplyResult(index=index)
 
     def _plan_apply(self, index: int, p: m.PlanApply) -> ApplyResult:
-        self.store.upsert_allocs(index, p.allocs)
+        # the deployment first: placements into it are counted against it
         if p.deployment is not None:
             self.store.upsert_deployment(index, p.deployment)
+        for u in p.deployment_updates:
+            self.store.update_deployment(index, u.deployment_id, partial(_set_status, update=u))
+        self.store.upsert_allocs(index, p.allocs)
         if p.evals:
             self.store.upsert_evals(index, p.evals)
             self._evals_upserted(p.evals)
@@ -148,6 +155,48 @@ class FSM:
             self._capacity_changed()
         return ApplyResult(index=index)
 
+    def _deployment_update(self, index: int, p: m.DeploymentUpdate) -> ApplyResult:
+        def change(d: Deployment) -> Deployment:
+            groups = dict(d.task_groups)
+            for name, state in groups.items():
+                if p.promote and (not p.groups or name in p.groups):
+                    state = state.replace(promoted=True)
+                if name in p.require_progress_by:
+                    state = state.replace(require_progress_by=p.require_progress_by[name])
+                groups[name] = state
+            return d.replace(
+                task_groups=groups,
+                status=p.status or d.status,
+                status_description=p.status_description or d.status_description,
+                modify_time=p.modify_time or d.modify_time,
+            )
+
+        if self.store.update_deployment(index, p.deployment_id, change) is None:
+            return ApplyResult(index=index, error="deployment not found", error_status=404)
+        if p.job_stable is not None:
+            s = p.job_stable
+            self.store.set_job_stable(index, s.namespace, s.job_id, s.version, s.stable)
+        if p.revert_job is not None:
+            self.store.upsert_job(index, p.revert_job, p.submit_time)
+        if p.evals:
+            self.store.upsert_evals(index, p.evals)
+            self._evals_upserted(p.evals)
+        return ApplyResult(index=index)
+
+    def _alloc_health(self, index: int, p: m.AllocHealth) -> ApplyResult:
+        self.store.set_alloc_health(index, p.healthy, True, p.timestamp)
+        self.store.set_alloc_health(index, p.unhealthy, False, p.timestamp)
+        if p.evals:
+            self.store.upsert_evals(index, p.evals)
+            self._evals_upserted(p.evals)
+        return ApplyResult(index=index)
+
+    def _job_stable(self, index: int, p: m.JobStable) -> ApplyResult:
+        if not self.store.set_job_stable(index, p.namespace, p.job_id, p.version, p.stable):
+            return ApplyResult(index=index, error="job version not found", error_status=404)
+        job = self.store.job_by_id(p.namespace, p.job_id)
+        return ApplyResult(index=index, data={"JobModifyIndex": job.modify_index if job else 0})
+
     # -- listeners -------------------------------------------------------
     def _evals_upserted(self, evals: list[Evaluation]) -> None:
         stored = [self.store.eval_by_id(e.id) or e for e in evals]
@@ -163,6 +212,10 @@ class FSM:
                 listener.capacity_changed()
             except Exception:
                 log.exception("fsm: listener failed on capacity_changed")
+
+
+def _set_status(dep: Deployment, update: DeploymentStatusUpdate) -> Deployment:
+    return dep.replace(status=update.status, status_description=update.status_description)
 
 
 def _conflict(index: int, msg: str) -> ApplyResult:

@@ -16,6 +16,7 @@ from controlplane.structs import (
     Allocation,
     AllocClientUpdate,
     Deployment,
+    DeploymentStatusUpdate,
     Evaluation,
     Job,
     Node,
@@ -32,6 +33,9 @@ class MsgType(IntEnum):
     EVAL_UPSERT = 5
     PLAN_APPLY = 6
     ALLOC_CLIENT_UPDATE = 7
+    DEPLOYMENT_UPDATE = 8
+    ALLOC_HEALTH = 9
+    JOB_STABLE = 10
 
 
 class Noop(Struct, frozen=True):
@@ -78,10 +82,48 @@ class PlanApply(Struct, frozen=True):
     allocs: list[Allocation] = msgspec.field(default_factory=list)
     evals: list[Evaluation] = msgspec.field(default_factory=list)
     deployment: Deployment | None = None
+    deployment_updates: list[DeploymentStatusUpdate] = msgspec.field(default_factory=list)
 
 
 class AllocClientUpdateMsg(Struct, frozen=True):
     updates: list[AllocClientUpdate]
+    evals: list[Evaluation] = msgspec.field(default_factory=list)
+
+
+class JobStable(Struct, frozen=True):
+    namespace: str
+    job_id: str
+    version: int
+    stable: bool = True
+
+
+class DeploymentUpdate(Struct, frozen=True):
+    """The watcher's or an operator's change to one deployment, with its effects.
+
+    Empty fields change nothing. `promote` sets Promoted on `groups` (all
+    groups when empty); `require_progress_by` sets per-group deadlines;
+    `revert_job` registers an older spec as the job's next version.
+    """
+
+    deployment_id: str
+    status: str = ""
+    status_description: str = ""
+    promote: bool = False
+    groups: list[str] = msgspec.field(default_factory=list)
+    require_progress_by: dict[str, str] = msgspec.field(default_factory=dict)
+    job_stable: JobStable | None = None
+    revert_job: Job | None = None
+    evals: list[Evaluation] = msgspec.field(default_factory=list)
+    modify_time: int = 0
+    submit_time: int = 0
+
+
+class AllocHealth(Struct, frozen=True):
+    """Health verdicts set through the API (`health_check = "manual"`)."""
+
+    healthy: list[str] = msgspec.field(default_factory=list)
+    unhealthy: list[str] = msgspec.field(default_factory=list)
+    timestamp: str = ""
     evals: list[Evaluation] = msgspec.field(default_factory=list)
 
 
@@ -94,6 +136,9 @@ PAYLOADS: dict[MsgType, type[Struct]] = {
     MsgType.EVAL_UPSERT: EvalUpsert,
     MsgType.PLAN_APPLY: PlanApply,
     MsgType.ALLOC_CLIENT_UPDATE: AllocClientUpdateMsg,
+    MsgType.DEPLOYMENT_UPDATE: DeploymentUpdate,
+    MsgType.ALLOC_HEALTH: AllocHealth,
+    MsgType.JOB_STABLE: JobStable,
 }
 
 _encoder = msgspec.msgpack.Encoder()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from controlplane.structs import Constraint, Node
+from controlplane.structs import Affinity, Constraint, Node
 
 # Operators answered elsewhere (they need the plan, not just the node).
 DISTINCT_HOSTS = "distinct_hosts"
@@ -21,10 +21,12 @@ def constraint_string(c: Constraint) -> str:
     return f"{c.l_target} {c.operand} {c.r_target}"
 
 
-def resolve_target(target: str, node: Node) -> tuple[str, bool]:
+def resolve_target(target: str, node: Node, region: str = "global") -> tuple[str, bool]:
     """Value of a constraint target on `node`, and whether it was found.
 
-    Anything not wrapped in `${}` is a literal and always found.
+    Anything not wrapped in `${}` is a literal and always found. Nodes carry
+    no region: every node a server schedules on is in that server's region,
+    which is the job's (`region`).
     """
     if not target.startswith("${") or not target.endswith("}"):
         return target, True
@@ -40,6 +42,8 @@ def resolve_target(target: str, node: Node) -> tuple[str, bool]:
             return node.node_class, True
         case "node.pool":
             return node.node_pool, True
+        case "node.region":
+            return region, True
     if key.startswith("attr."):
         value = node.attributes.get(key[len("attr.") :])
         return (value, True) if value is not None else ("", False)
@@ -49,12 +53,12 @@ def resolve_target(target: str, node: Node) -> tuple[str, bool]:
     return "", False
 
 
-def node_satisfies(c: Constraint, node: Node) -> bool:
-    """Does `node` satisfy constraint `c`? Plan-level operators always pass here."""
+def node_satisfies(c: Constraint | Affinity, node: Node, region: str = "global") -> bool:
+    """Does `node` satisfy constraint (or affinity) `c`? Plan-level operators pass here."""
     if c.operand in PLAN_OPERATORS:
         return True
-    lval, lfound = resolve_target(c.l_target, node)
-    rval, rfound = resolve_target(c.r_target, node)
+    lval, lfound = resolve_target(c.l_target, node, region)
+    rval, rfound = resolve_target(c.r_target, node, region)
     return check_operand(c.operand, lval, lfound, rval, rfound)
 
 

@@ -14,11 +14,15 @@ from controlplane.state.view import StateView
 from controlplane.structs import (
     AllocatedResources,
     Allocation,
+    AllocDeploymentStatus,
     AllocMetric,
+    Deployment,
+    DeploymentStatusUpdate,
     Evaluation,
     Job,
     Node,
     Plan,
+    RescheduleTracker,
     TaskGroup,
 )
 from controlplane.structs.consts import AllocClientStatus, AllocDesiredStatus
@@ -79,6 +83,12 @@ class EvalContext:
         self._allocs.setdefault(alloc.node_id, {})[alloc.id] = alloc
         self._loads.pop(alloc.node_id, None)
 
+    def link_next(self, previous: Allocation, next_id: str) -> None:
+        """Point a stop recorded for `previous` at the alloc that replaces it."""
+        stops = self._stops.get(previous.node_id, {})
+        if previous.id in stops:
+            stops[previous.id] = stops[previous.id].replace(next_allocation=next_id)
+
     def unstop(self, alloc: Allocation) -> None:
         """Back out a stop recorded for `alloc` (its replacement did not fit)."""
         self._stops.get(alloc.node_id, {}).pop(alloc.id, None)
@@ -104,6 +114,10 @@ class EvalContext:
         resources: AllocatedResources,
         metric: AllocMetric,
         previous: Allocation | None = None,
+        *,
+        deployment_id: str = "",
+        canary: bool = False,
+        reschedule_tracker: RescheduleTracker | None = None,
     ) -> Allocation:
         """A fresh allocation of `tg` on `node`, recorded in the plan."""
         alloc = Allocation(
@@ -121,17 +135,44 @@ class EvalContext:
             desired_status=AllocDesiredStatus.RUN.value,
             client_status=AllocClientStatus.PENDING.value,
             previous_allocation=previous.id if previous is not None else "",
+            deployment_id=deployment_id,
+            deployment_status=AllocDeploymentStatus(canary=True) if canary else None,
+            reschedule_tracker=reschedule_tracker,
             create_time=self.now_ns,
             modify_time=self.now_ns,
         )
         self.allocate(alloc)
         return alloc
 
-    def update_in_place(self, alloc: Allocation, job: Job) -> Allocation:
-        """Same id, node and resources; only the job (and eval) move forward."""
+    def update_in_place(self, alloc: Allocation, job: Job, deployment_id: str = "") -> Allocation:
+        """Same id, node and resources; only the job (and eval) move forward.
+
+        Joining a new deployment resets the alloc's health: it must prove
+        itself again for that deployment.
+        """
         updated = alloc.replace(job=job, eval_id=self.eval.id, modify_time=self.now_ns)
+        if deployment_id and deployment_id != alloc.deployment_id:
+            updated = updated.replace(
+                deployment_id=deployment_id, deployment_status=AllocDeploymentStatus()
+            )
         self.allocate(updated)
         return updated
+
+    def job_allocs(self, namespace: str, job_id: str) -> list[Allocation]:
+        """Non-terminal allocs of a job once this plan is applied, on every node."""
+        stopped = {i for stops in self._stops.values() for i in stops}
+        placed = {
+            a.id: a
+            for allocs in self._allocs.values()
+            for a in allocs.values()
+            if a.namespace == namespace and a.job_id == job_id and not a.terminal()
+        }
+        kept = [
+            a
+            for a in self.view.allocs_by_job(namespace, job_id)
+            if not a.terminal() and a.id not in stopped and a.id not in placed
+        ]
+        return kept + list(placed.values())
 
     def load(self, node: Node) -> NodeLoad:
         """Resources and host ports held on `node` once this plan applies."""
@@ -140,7 +181,12 @@ class EvalContext:
             load = self._loads[node.id] = node_load(node, self.proposed(node.id))
         return load
 
-    def build_plan(self, job: Job | None) -> Plan:
+    def build_plan(
+        self,
+        job: Job | None,
+        deployment: Deployment | None = None,
+        deployment_updates: list[DeploymentStatusUpdate] | None = None,
+    ) -> Plan:
         def ordered(table: dict[str, dict[str, Allocation]]) -> dict[str, list[Allocation]]:
             # Sorted so equal inputs give byte-identical plans.
             return {
@@ -157,4 +203,6 @@ class EvalContext:
             all_at_once=job.all_at_once if job is not None else False,
             node_update=ordered(self._stops),
             node_allocation=ordered(self._allocs),
+            deployment=deployment,
+            deployment_updates=list(deployment_updates or ()),
         )

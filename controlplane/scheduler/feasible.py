@@ -115,6 +115,7 @@ class GroupFeasibility:
             self._group_constraints.extend(task.constraints or ())
         self._job_distinct = _distinct_hosts(job.constraints)
         self._group_distinct = _distinct_hosts(tg.constraints)
+        self._region = job.region
         self._cache: dict[str, str] = {}
 
     def static_reason(self, node: Node) -> str:
@@ -127,12 +128,12 @@ class GroupFeasibility:
 
     def _check(self, node: Node) -> str:
         for c in self._job_constraints:
-            if not node_satisfies(c, node):
+            if not node_satisfies(c, node, self._region):
                 return constraint_string(c)
         if not all(driver_healthy(node, d) for d in self._drivers):
             return MISSING_DRIVERS
         for c in self._group_constraints:
-            if not node_satisfies(c, node):
+            if not node_satisfies(c, node, self._region):
                 return constraint_string(c)
         return ""
 

@@ -2,16 +2,20 @@
 
 Order matters: stops are recorded first so their resources are free for
 placements; in-place updates next; then each placement runs the stack.
-Produces a plan only; the plan applier commits it.
+Produces a plan (with the deployment it creates or cancels), follow-up
+evaluations for delayed reschedules and per-group annotations; the plan
+applier commits them.
 """
 
 from __future__ import annotations
 
 from controlplane.structs import Allocation, AllocMetric, Job, SchedulerResult, TaskGroup
 
+from .buckets import ALLOC_RESCHEDULED
 from .context import EvalContext
 from .feasible import candidate_nodes, in_datacenters, in_pool, job_datacenters
-from .reconcile import UpdateKind, reconcile
+from .reconcile import PlaceAlloc, ReconcileResult, UpdateKind, reconcile
+from .reschedule import next_tracker, penalty_nodes
 from .stack import GenericStack
 from .update import tasks_updated
 
@@ -21,10 +25,13 @@ def schedule_generic(ctx: EvalContext) -> SchedulerResult:
     job = ctx.view.job_by_id(ev.namespace, ev.job_id)
     allocs = ctx.view.allocs_by_job(ev.namespace, ev.job_id)
     if job is None or job.stop:
-        result = reconcile(None, allocs, node_of=ctx.node, update_fn=_never, now_ns=ctx.now_ns)
+        result = reconcile(ctx, None, allocs, _never)
         for stop in result.stop:
             ctx.stop(stop.alloc, stop.description, stop.client_status)
-        return SchedulerResult(plan=ctx.build_plan(job))
+        return SchedulerResult(
+            plan=ctx.build_plan(job, deployment_updates=result.deployment_updates),
+            desired_tg_updates={g: d.freeze() for g, d in sorted(result.desired.items())},
+        )
 
     stack = GenericStack(ctx, job, candidate_nodes(ctx.view.nodes(), job))
 
@@ -45,12 +52,29 @@ def schedule_generic(ctx: EvalContext) -> SchedulerResult:
             return UpdateKind.DESTRUCTIVE
         return UpdateKind.IN_PLACE
 
-    result = reconcile(job, allocs, node_of=ctx.node, update_fn=update_fn, now_ns=ctx.now_ns)
+    result = reconcile(ctx, job, allocs, update_fn)
     for stop in result.stop:
         ctx.stop(stop.alloc, stop.description, stop.client_status)
-    for alloc, _tg in result.in_place:
-        ctx.update_in_place(alloc, job)
+    for alloc, tg in result.in_place:
+        ctx.update_in_place(alloc, job, result.deployment_ids.get(tg.name, ""))
+    for annotated in result.annotated:
+        # The failed alloc now names its follow-up evaluation.
+        ctx.allocate(annotated)
 
+    failed, queued = _place_all(ctx, job, stack, result)
+    return SchedulerResult(
+        plan=ctx.build_plan(job, result.deployment, result.deployment_updates),
+        failed_tg_allocs=failed,
+        queued_allocations=queued,
+        desired_tg_updates={g: d.freeze() for g, d in sorted(result.desired.items())},
+        followup_evals=result.followup_evals,
+    )
+
+
+def _place_all(
+    ctx: EvalContext, job: Job, stack: GenericStack, result: ReconcileResult
+) -> tuple[dict[str, AllocMetric], dict[str, int]]:
+    """Run the stack for every placement; (failure metrics, unplaced counts) per group."""
     failed: dict[str, AllocMetric] = {}
     queued = {tg.name: 0 for tg in job.task_groups}
     for place in result.place:
@@ -63,34 +87,51 @@ def schedule_generic(ctx: EvalContext) -> SchedulerResult:
             )
             queued[group] += 1
             continue
-        previous = place.previous
-        if previous is not None and place.stop_previous:
-            # Free the old alloc's resources before searching; backed out below.
-            ctx.stop(previous, place.stop_previous)
-        penalty = (
-            frozenset({previous.node_id})
-            if place.reschedule and previous is not None
-            else frozenset()
-        )
-        selection, metric = stack.select(place.group, place.name, penalty)
-        if selection is None:
-            if previous is not None and place.stop_previous:
-                ctx.unstop(previous)
+        metric = _place_one(ctx, job, stack, place, result.deployment_ids.get(group, ""))
+        if metric is not None:
             failed[group] = metric
             queued[group] += 1
-            continue
-        ctx.new_alloc(
-            job,
-            place.group,
-            place.name,
-            selection.node,
-            selection.resources,
-            metric,
-            previous=previous,
-        )
-    return SchedulerResult(
-        plan=ctx.build_plan(job), failed_tg_allocs=failed, queued_allocations=queued
+    return failed, queued
+
+
+def _place_one(
+    ctx: EvalContext, job: Job, stack: GenericStack, place: PlaceAlloc, deployment_id: str
+) -> AllocMetric | None:
+    """Place one alloc; returns the failure metric when no node takes it."""
+    previous = place.previous
+    if previous is not None and place.stop_previous:
+        # Free the old alloc's resources before searching; backed out below.
+        ctx.stop(previous, place.stop_previous)
+    rescheduling = place.reschedule and previous is not None
+    penalty = penalty_nodes(previous) if rescheduling and previous is not None else frozenset()
+    selection, metric = stack.select(place.group, place.name, penalty)
+    if selection is None:
+        if previous is not None and place.stop_previous:
+            ctx.unstop(previous)
+        return metric
+    tracker = None
+    if rescheduling and previous is not None:
+        policy = place.group.reschedule_policy
+        tracker = next_tracker(previous, policy, ctx.now_ns, place.reschedule_delay_ns)
+    alloc = ctx.new_alloc(
+        job,
+        place.group,
+        place.name,
+        selection.node,
+        selection.resources,
+        metric,
+        previous=previous,
+        deployment_id=deployment_id,
+        canary=place.canary,
+        reschedule_tracker=tracker,
     )
+    if previous is not None:
+        if rescheduling:
+            # Only once the replacement exists: a failed alloc that could not
+            # be replaced stays due, and a blocked evaluation retries it.
+            ctx.stop(previous, ALLOC_RESCHEDULED)
+        ctx.link_next(previous, alloc.id)
+    return None
 
 
 def _never(alloc: Allocation, job: Job, tg: TaskGroup) -> UpdateKind:

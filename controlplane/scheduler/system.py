@@ -19,10 +19,27 @@ a failed system alloc) marks its node as done until the job changes.
 
 from __future__ import annotations
 
-from controlplane.structs import Allocation, AllocMetric, Job, Node, SchedulerResult, TaskGroup
+from controlplane.structs import (
+    Allocation,
+    AllocMetric,
+    DesiredUpdates,
+    Job,
+    Node,
+    Plan,
+    SchedulerResult,
+    TaskGroup,
+)
 from controlplane.structs.consts import AllocClientStatus, AllocDesiredStatus
 
+from .buckets import (
+    ALLOC_LOST,
+    ALLOC_NODE_TAINTED,
+    ALLOC_NOT_NEEDED,
+    ALLOC_UPDATING,
+    needs_update,
+)
 from .context import EvalContext
+from .decisions import GroupUpdates
 from .feasible import (
     Candidates,
     GroupFeasibility,
@@ -36,13 +53,6 @@ from .feasible import (
 from .fit import fit_group
 from .metrics import MetricRecorder
 from .names import alloc_name
-from .reconcile import (
-    ALLOC_LOST,
-    ALLOC_NODE_TAINTED,
-    ALLOC_NOT_NEEDED,
-    ALLOC_UPDATING,
-    needs_update,
-)
 from .update import tasks_updated
 
 
@@ -70,9 +80,42 @@ def schedule_system(ctx: EvalContext) -> SchedulerResult:
         queued[tg.name] = unplaced
         if metric is not None:
             failed[tg.name] = metric
+    plan = ctx.build_plan(job)
     return SchedulerResult(
-        plan=ctx.build_plan(job), failed_tg_allocs=failed, queued_allocations=queued
+        plan=plan,
+        failed_tg_allocs=failed,
+        queued_allocations=queued,
+        desired_tg_updates=_annotate(plan, allocs),
     )
+
+
+def _annotate(plan: Plan, allocs: list[Allocation]) -> dict[str, DesiredUpdates]:
+    """Per-group counts for `job plan`, read back from the finished plan."""
+    counts: dict[str, GroupUpdates] = {}
+    existing = {a.id for a in allocs}
+    touched: set[str] = set()
+    updating: set[str] = set()  # replaced destructively: counted once, as an update
+    for stops in plan.node_update.values():
+        for a in stops:
+            touched.add(a.id)
+            c = counts.setdefault(a.task_group, GroupUpdates())
+            if a.desired_description == ALLOC_UPDATING:
+                updating.add(a.id)
+                c.destructive_update += 1
+            else:
+                c.stop += 1
+    for placed in plan.node_allocation.values():
+        for a in placed:
+            touched.add(a.id)
+            c = counts.setdefault(a.task_group, GroupUpdates())
+            if a.id in existing:
+                c.in_place_update += 1
+            elif a.previous_allocation not in updating:
+                c.place += 1
+    for a in allocs:
+        if a.id not in touched and not a.terminal():
+            counts.setdefault(a.task_group, GroupUpdates()).ignore += 1
+    return {g: c.freeze() for g, c in sorted(counts.items())}
 
 
 def _schedule_group(

@@ -24,8 +24,17 @@ class PlanApplier:
         self._store = store
         self._lock = threading.Lock()
 
-    def apply(self, plan: Plan, evals_if_complete: list[Evaluation]) -> PlanResult:
-        """Commit what still fits; include `evals_if_complete` when nothing was dropped."""
+    def apply(
+        self,
+        plan: Plan,
+        evals_if_complete: list[Evaluation],
+        followups: list[Evaluation] | None = None,
+    ) -> PlanResult:
+        """Commit what still fits; include `evals_if_complete` when nothing was dropped.
+
+        `followups` (delayed reschedules) are always written: the allocs that
+        name them as FollowupEvalID are committed with them.
+        """
         with self._lock:
             accepted, rejected = self._check(plan)
             if rejected and plan.all_at_once:
@@ -33,12 +42,17 @@ class PlanApplier:
             allocs: list[Allocation] = [a for stops in plan.node_update.values() for a in stops]
             for placed in accepted.values():
                 allocs.extend(placed)
-            if not allocs and plan.deployment is None and (rejected or not evals_if_complete):
+            evals = list(followups or [])
+            if not rejected:
+                evals += evals_if_complete
+            nothing = not allocs and plan.deployment is None and not plan.deployment_updates
+            if nothing and not evals:
                 return PlanResult(rejected_nodes=rejected, refresh_index=self._store.index)
             msg = PlanApply(
                 allocs=allocs,
-                evals=[] if rejected else evals_if_complete,
+                evals=evals,
                 deployment=plan.deployment,
+                deployment_updates=plan.deployment_updates,
             )
             result = self._raft.submit(MsgType.PLAN_APPLY, msg)
             return PlanResult(

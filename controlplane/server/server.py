@@ -31,6 +31,7 @@ from controlplane.state import StateStore
 from controlplane.structs import AllocClientUpdate, Evaluation, Job, Node
 
 from .blocked_evals import BlockedEvals
+from .deployment_watcher import DeploymentWatcher
 from .eval_broker import EvalBroker
 from .heartbeats import Heartbeats, node_update_evals, rfc3339_now
 from .leader import LeadershipMonitor
@@ -68,6 +69,7 @@ class Server(FSMListener):
             grace_s=cfg.heartbeat_grace_s,
             failover_grace_s=cfg.failover_grace_s,
         )
+        self.deployments = DeploymentWatcher(self.raft, self.store)
         self._workers: list[Worker] = []
         self._leadership = LeadershipMonitor(self.raft.is_leader, self._gain, self._lose)
         self._leadership.start()
@@ -94,8 +96,10 @@ class Server(FSMListener):
         for w in self._workers:
             w.start()
         self.heartbeats.start()
+        self.deployments.start()
 
     def _lose(self) -> None:
+        self.deployments.stop()
         self.heartbeats.stop()
         for w in self._workers:
             w.stop()
@@ -125,14 +129,18 @@ class Server(FSMListener):
 
     # -- job endpoints ---------------------------------------------------
     async def register_job(
-        self, job: Job, enforce_index: bool = False, job_modify_index: int = 0
+        self,
+        job: Job,
+        enforce_index: bool = False,
+        job_modify_index: int = 0,
+        trigger: str = "job-register",
     ) -> dict[str, Any]:
         job = jobspec.canonicalize(job)
         jobspec.validate(job)
         now = time.time_ns()
         ev = None
         if job.periodic is None and job.parameterized_job is None:
-            ev = _new_eval(job, "job-register", now)
+            ev = new_eval(job, trigger, now)
         result = await self.raft.submit_async(
             MsgType.JOB_REGISTER,
             JobRegister(
@@ -156,7 +164,7 @@ class Server(FSMListener):
         if job is None:
             return {"EvalID": "", "EvalCreateIndex": 0, "JobModifyIndex": 0, "Index": 0}
         now = time.time_ns()
-        ev = _new_eval(job, "job-deregister", now)
+        ev = new_eval(job, "job-deregister", now)
         result = await self.raft.submit_async(
             MsgType.JOB_DEREGISTER,
             JobDeregister(
@@ -219,14 +227,14 @@ class Server(FSMListener):
             key = (alloc.namespace, alloc.job_id)
             if alloc.client_status != "failed" and key not in seen:
                 seen.add(key)
-                evals.append(_new_eval(alloc.job, "alloc-failure", now))
+                evals.append(new_eval(alloc.job, "alloc-failure", now))
         result = await self.raft.submit_async(
             MsgType.ALLOC_CLIENT_UPDATE, AllocClientUpdateMsg(updates=updates, evals=evals)
         )
         return {"Index": result.index}
 
 
-def _new_eval(job: Job, trigger: str, now: int) -> Evaluation:
+def new_eval(job: Job, trigger: str, now: int) -> Evaluation:
     return Evaluation(
         id=str(uuid.uuid4()),
         namespace=job.namespace,

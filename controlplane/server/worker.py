@@ -86,9 +86,10 @@ class Worker:
             final = self._outcome(ev, result, snap.index)
             _log_result(ev, result)
             if result.plan.is_noop():
-                self._raft.submit(MsgType.EVAL_UPSERT, EvalUpsert(evals=final))
+                evals = final + result.followup_evals
+                self._raft.submit(MsgType.EVAL_UPSERT, EvalUpsert(evals=evals))
                 return
-            committed = self._planner.apply(result.plan, final)
+            committed = self._planner.apply(result.plan, final, result.followup_evals)
             if not committed.rejected_nodes:
                 return
             # partial commit: refresh and place the remainder

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 from controlplane.structs import (
     Allocation,
     AllocClientUpdate,
+    AllocDeploymentStatus,
     Deployment,
     Evaluation,
     Job,
@@ -24,6 +26,7 @@ from controlplane.structs import (
     to_builtins,
 )
 
+from . import deployments
 from .notify import ChangeNotifier
 from .reads import Reads
 from .tables import JOB_VERSIONS_KEPT, Tables
@@ -49,6 +52,10 @@ def job_spec(job: Job) -> dict[str, Any]:
     return data
 
 
+def _placed(dep: Deployment, alloc: Allocation) -> Deployment:
+    return deployments.count_placed(dep, alloc)
+
+
 class _Indexed(Reads):
     """Tables plus the secondary indexes derived from them."""
 
@@ -71,7 +78,12 @@ class _Indexed(Reads):
 
 
 class StateSnapshot(_Indexed):
-    """A frozen point-in-time view (implements StateView)."""
+    """A point-in-time view (implements StateView); nothing writes to the live store."""
+
+    def with_job(self, job: Job) -> StateSnapshot:
+        """This view with `job` stored: what a plan dry-run schedules against."""
+        self._t.jobs[(job.namespace, job.id)] = job
+        return self
 
 
 class StateStore(_Indexed):
@@ -233,11 +245,20 @@ class StateStore(_Indexed):
                         client_status=old.client_status,
                         client_description=old.client_description,
                         task_states=old.task_states,
-                        deployment_status=a.deployment_status or old.deployment_status,
+                        # a move into another deployment starts its health afresh
+                        deployment_status=a.deployment_status
+                        if a.deployment_id != old.deployment_id
+                        else a.deployment_status or old.deployment_status,
                     )
                 self._t.allocs[a.id] = stored
                 self._index_alloc(stored)
                 stored_all.append(stored)
+                if stored.deployment_id and (
+                    old is None or old.deployment_id != stored.deployment_id
+                ):
+                    self._update_deployment(
+                        index, stored.deployment_id, partial(_placed, alloc=stored)
+                    )
             self._bump(index, "allocs")
         return stored_all
 
@@ -260,17 +281,88 @@ class StateStore(_Indexed):
                 )
                 self._t.allocs[u.id] = new
                 changed.append(new)
+                self._count_health(index, old, new)
             self._bump(index, "allocs")
         return changed
 
+    def set_alloc_health(
+        self, index: int, alloc_ids: Iterable[str], healthy: bool, timestamp: str
+    ) -> None:
+        """An operator's (or the watcher's) health verdict for allocs of a deployment."""
+        with self.lock:
+            for alloc_id in alloc_ids:
+                old = self._t.allocs.get(alloc_id)
+                if old is None:
+                    continue
+                status = old.deployment_status or AllocDeploymentStatus()
+                new = old.replace(
+                    deployment_status=status.replace(
+                        healthy=healthy, timestamp=timestamp, modify_index=index
+                    ),
+                    modify_index=index,
+                )
+                self._t.allocs[alloc_id] = new
+                self._count_health(index, old, new)
+            self._bump(index, "allocs")
+
+    def _count_health(self, index: int, old: Allocation, new: Allocation) -> None:
+        was = old.deployment_status.healthy if old.deployment_status else None
+        now = new.deployment_status.healthy if new.deployment_status else None
+        if new.deployment_id and was is None and now is not None:
+            self._update_deployment(
+                index, new.deployment_id, lambda d: deployments.count_health(d, new, now)
+            )
+
     # -- deployments -----------------------------------------------------
     def upsert_deployment(self, index: int, dep: Deployment) -> None:
+        """A deployment from a plan; an existing one keeps the store's counters."""
         with self.lock:
             old = self._t.deployments.get(dep.id)
+            if old is not None:
+                dep = deployments.merge_from_plan(old, dep)
             self._t.deployments[dep.id] = dep.replace(
                 create_index=old.create_index if old else index, modify_index=index
             )
             self._bump(index, "deployments")
+
+    def update_deployment(
+        self, index: int, dep_id: str, fn: Callable[[Deployment], Deployment]
+    ) -> Deployment | None:
+        """Replace a deployment by `fn(current)` (status changes, promotion, ...)."""
+        with self.lock:
+            return self._update_deployment(index, dep_id, fn)
+
+    def _update_deployment(
+        self, index: int, dep_id: str, fn: Callable[[Deployment], Deployment]
+    ) -> Deployment | None:
+        old = self._t.deployments.get(dep_id)
+        if old is None:
+            return None
+        new = fn(old).replace(modify_index=index)
+        self._t.deployments[dep_id] = new
+        self._bump(index, "deployments")
+        return new
+
+    # -- job stability ---------------------------------------------------
+    def set_job_stable(
+        self, index: int, namespace: str, job_id: str, version: int, stable: bool
+    ) -> bool:
+        """Mark one version of a job (and the job itself, if current) stable."""
+        key = (namespace, job_id)
+        with self.lock:
+            versions = self._t.job_versions.get(key, [])
+            found = False
+            for i, j in enumerate(versions):
+                if j.version == version:
+                    versions[i] = j.replace(stable=stable)
+                    found = True
+            job = self._t.jobs.get(key)
+            if job is not None and job.version == version:
+                self._t.jobs[key] = job.replace(stable=stable, modify_index=index)
+                found = True
+            if found:
+                self._bump(index, "jobs")
+            return found
 
     # -- reads under the lock --------------------------------------------
     def read(self, fn: Any) -> Any:

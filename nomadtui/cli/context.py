@@ -117,11 +117,16 @@ class Context:
         return bool(getattr(self.args, "verbose", False))
 
     @property
+    def is_tty(self) -> bool:
+        """Whether stdout is a terminal (live redraws, colours)."""
+        isatty = getattr(self.runtime.stdout, "isatty", None)
+        return bool(isatty and isatty())
+
+    @property
     def color(self) -> bool:
         if getattr(self.args, "no_color", False):
             return False
-        isatty = getattr(self.runtime.stdout, "isatty", None)
-        return bool(isatty and isatty())
+        return self.is_tty
 
     def out(self, text: str = "") -> None:
         self.runtime.stdout.write(text + "\n")

@@ -1,4 +1,4 @@
-"""`eval status`: one evaluation and, when it failed to place, why."""
+"""`eval list` and `eval status`: evaluations, and for one, why it failed to place."""
 
 from __future__ import annotations
 
@@ -64,4 +64,49 @@ def run_eval_status(ctx: Context) -> int:
                 f'Evaluation "{ctx.short(ev["BlockedEval"])}" waiting for additional '
                 "capacity to place remainder"
             )
+    return 0
+
+
+def failure_label(ev: dict[str, Any]) -> str:
+    """The `Placement Failures` cell: still unknown while the eval is blocked."""
+    if ev.get("Status") == "blocked":
+        return "N/A - In Progress"
+    return str(bool(ev.get("FailedTGAllocs"))).lower()
+
+
+def run_eval_list(ctx: Context) -> int:
+    args = ctx.args
+    with reporting("Error querying evaluations"):
+        evals: list[dict[str, Any]] = (
+            ctx.client.evaluations(job=args.job, status=args.status).data or []
+        )
+    if not evals:
+        ctx.out("No evals found")
+        return 0
+    rows: list[list[object]] = [
+        [
+            "ID",
+            "Priority",
+            "Triggered By",
+            "Job ID",
+            "Namespace",
+            "Node ID",
+            "Status",
+            "Placement Failures",
+        ]
+    ]
+    for ev in evals:
+        rows.append(
+            [
+                ctx.short(ev.get("ID", "")),
+                ev.get("Priority", ""),
+                ev.get("TriggeredBy", ""),
+                ev.get("JobID", ""),
+                ev.get("Namespace", ""),
+                ctx.short(ev.get("NodeID") or ""),
+                ev.get("Status", ""),
+                failure_label(ev),
+            ]
+        )
+    ctx.out(fmt.columnize(rows))
     return 0

@@ -1,13 +1,15 @@
 """`job run | stop | init | validate | inspect`: job lifecycle commands.
 
 Job files are parsed locally with `controlplane.jobspec` (no server round
-trip), registered over HTTP, and followed with the evaluation monitor.
+trip), registered over HTTP, and followed with the evaluation monitor (and
+the deployment monitor when the new version rolls out with a deployment).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 from controlplane.errors import NomadError
@@ -52,6 +54,18 @@ def _submission(path: str, text: str) -> dict[str, Any]:
     return {"Source": text, "Format": "json" if is_json else "hcl2"}
 
 
+_ENFORCE_INDEX = re.compile(r"Enforcing job modify index[^\n;]*")
+
+
+def check_index_conflict(err: NomadError) -> CommandError | None:
+    """Nomad's two lines for a `-check-index` mismatch, whether the server says
+    409 (ours) or 500 (Nomad): the server's sentence, then `Job not updated`."""
+    match = _ENFORCE_INDEX.search(one_line(str(err)))
+    if match is None:
+        return None
+    return CommandError(f"{match.group(0).rstrip(') ')}\nJob not updated")
+
+
 def run_job_run(ctx: Context) -> int:
     args = ctx.args
     job, text = parse_job_file(ctx, args.file)
@@ -62,12 +76,10 @@ def run_job_run(ctx: Context) -> int:
                 job, enforce_index=check_index, submission=_submission(args.file, text)
             )
         except NomadError as err:
-            message = str(err)
-            marker = message.find("Enforcing job modify index")
-            if marker < 0:
+            conflict = check_index_conflict(err)
+            if conflict is None:
                 raise
-            detail = one_line(message[marker:])
-            raise CommandError(f"Error submitting job: {detail} (Job not updated)") from err
+            raise conflict from err
     result: dict[str, Any] = resp.data or {}
     warnings = (result.get("Warnings") or "").strip()
     if warnings:
@@ -80,7 +92,8 @@ def run_job_run(ctx: Context) -> int:
         return EXIT_OK
     if not eval_id:
         return EXIT_OK
-    return EvalMonitor(ctx, ctx.verbose).monitor(eval_id)
+    namespace = ctx.client.config.namespace or job.get("Namespace")
+    return EvalMonitor(ctx, ctx.verbose).monitor(eval_id, job.get("ID"), namespace)
 
 
 def _confirm(ctx: Context, question: str) -> bool:

@@ -14,7 +14,20 @@ from typing import Any, NoReturn
 
 from controlplane.errors import NomadError
 
-from . import agent, alloc, eval, job, logs, node, server, status
+from . import (
+    agent,
+    alloc,
+    deployment,
+    eval,
+    job,
+    job_plan,
+    job_scale,
+    job_versions,
+    logs,
+    node,
+    server,
+    status,
+)
 from .context import CommandError, Context, Runtime, error_line
 
 Handler = Callable[[Context], int]
@@ -26,8 +39,10 @@ class _Parser(argparse.ArgumentParser):
     """Usage errors become one `Error ...` line and exit code 1 (not argparse's 2,
     which `job run` uses for placement failures)."""
 
+    usage_exit_code = 1
+
     def error(self, message: str) -> NoReturn:
-        raise CommandError(f"Error: {message} (see '{self.prog} -help')")
+        raise CommandError(f"Error: {message} (see '{self.prog} -help')", self.usage_exit_code)
 
     def _get_option_tuples(self, option_string: str) -> list[Any]:
         # Python 3.11 still prefix-matches single-dash flags with allow_abbrev
@@ -40,6 +55,30 @@ class _Parser(argparse.ArgumentParser):
 def _flag(parser: Any, name: str, **kwargs: Any) -> None:
     """A Nomad-style flag: `-name` and `--name` both work, `-name=value` too."""
     parser.add_argument(f"-{name}", f"--{name}", dest=name.replace("-", "_"), **kwargs)
+
+
+def _bool_flag(parser: Any, name: str, default: bool, help: str) -> None:
+    """A Go-style boolean flag: `-name`, `-name=true` and `-name=false` (argparse
+    alone would either reject `=false` or swallow the next argument)."""
+    dest = name.replace("-", "_")
+    parser.add_argument(
+        f"-{name}",
+        f"--{name}",
+        dest=dest,
+        action="store_const",
+        const=True,
+        default=default,
+        help=help,
+    )
+    for text, value in (("true", True), ("false", False)):
+        parser.add_argument(
+            f"-{name}={text}",
+            f"--{name}={text}",
+            dest=dest,
+            action="store_const",
+            const=value,
+            help=argparse.SUPPRESS,
+        )
 
 
 def _help(parser: argparse.ArgumentParser) -> None:
@@ -138,7 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = tree.command(subs, "status", "list jobs, or show one job's status", status.run_status)
     _add_status_args(p)
 
-    jobs = tree.group(subs, "job", "job commands: run, stop, status, init, validate, inspect")
+    jobs = tree.group(
+        subs,
+        "job",
+        "job commands: run, plan, stop, status, scale, history, revert, deployments, init, "
+        "validate, inspect",
+    )
     p = tree.command(
         jobs,
         "run",
@@ -178,6 +222,106 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = tree.command(jobs, "inspect", "print a registered job as JSON", job.run_job_inspect)
     p.add_argument("job", help="job ID or prefix")
+
+    p = tree.command(
+        jobs,
+        "plan",
+        "dry-run a job file: what the scheduler would change",
+        job_plan.run_job_plan,
+        "Parse FILE locally and ask the scheduler what submitting it would do.\n"
+        "Nothing is registered. Exit codes: 0 no allocations created or destroyed,\n"
+        "1 allocations would be created or destroyed, 255 error.",
+    )
+    p.usage_exit_code = 255  # type: ignore[attr-defined]
+    _bool_flag(p, "diff", True, "show the job diff (default true; -diff=false hides it)")
+    _flag(p, "verbose", action="store_true", help="full diff, including unchanged fields")
+    p.add_argument("file", help="job file (HCL or JSON), '-' for stdin")
+
+    p = tree.command(
+        jobs,
+        "scale",
+        "change a task group's count",
+        job_scale.run_job_scale,
+        "Set the count of GROUP (optional when the job has one group) and monitor the\n"
+        "evaluation and deployment.",
+    )
+    _flag(
+        p,
+        "check-index",
+        type=int,
+        metavar="N",
+        default=None,
+        help="scale only if the job's modify index is N",
+    )
+    _flag(p, "detach", action="store_true", help="print the evaluation ID and exit")
+    _flag(p, "verbose", action="store_true", help="full IDs")
+    p.add_argument("job", help="job ID or prefix")
+    p.add_argument("target", nargs="+", metavar="[GROUP] COUNT", help="task group and count")
+    p.usage = "nomadtui job scale [options] JOB [GROUP] COUNT"
+
+    p = tree.command(jobs, "history", "list a job's versions", job_versions.run_job_history)
+    p.add_argument("-p", dest="p", action="store_true", help="show the diff of each version")
+    _flag(p, "full", action="store_true", help="print each version's full job as JSON")
+    _flag(p, "version", type=int, metavar="N", default=None, help="only version N")
+    p.add_argument("job", help="job ID or prefix")
+
+    p = tree.command(
+        jobs,
+        "revert",
+        "register an earlier version of a job again",
+        job_versions.run_job_revert,
+    )
+    _flag(p, "detach", action="store_true", help="print the evaluation ID and exit")
+    _flag(p, "verbose", action="store_true", help="full IDs")
+    p.add_argument("job", help="job ID or prefix")
+    p.add_argument("version", help="job version to revert to")
+
+    p = tree.command(
+        jobs, "deployments", "list a job's deployments", deployment.run_job_deployments
+    )
+    _flag(p, "latest", action="store_true", help="only the latest deployment, in detail")
+    _flag(p, "all", action="store_true", help="include deployments of an earlier job with this ID")
+    _flag(p, "verbose", action="store_true", help="full IDs")
+    p.add_argument("job", help="job ID or prefix")
+
+    deps = tree.group(
+        subs, "deployment", "deployment commands: list, status, promote, fail, pause, resume"
+    )
+    p = tree.command(deps, "list", "list deployments", deployment.run_deployment_list)
+    _flag(p, "verbose", action="store_true", help="full IDs")
+
+    p = tree.command(deps, "status", "show one deployment", deployment.run_deployment_status)
+    _flag(p, "verbose", action="store_true", help="full IDs, and the deployment's allocations")
+    _flag(p, "monitor", action="store_true", help="follow the deployment until it ends")
+    p.add_argument("deployment", help="deployment ID or prefix")
+
+    p = tree.command(
+        deps, "promote", "promote a deployment's canaries", deployment.run_deployment_promote
+    )
+    p.add_argument(
+        "-group",
+        "--group",
+        dest="group",
+        action="append",
+        metavar="GROUP",
+        help="promote only this task group's canaries (repeatable; default all)",
+    )
+    _flag(p, "detach", action="store_true", help="print the evaluation ID and exit")
+    _flag(p, "verbose", action="store_true", help="full IDs")
+    p.add_argument("deployment", help="deployment ID or prefix")
+
+    p = tree.command(deps, "pause", "pause a running deployment", deployment.run_deployment_pause)
+    _flag(p, "verbose", action="store_true", help="full IDs")
+    p.add_argument("deployment", help="deployment ID or prefix")
+
+    for name, summary, handler in (
+        ("fail", "mark a deployment failed (auto-revert applies)", deployment.run_deployment_fail),
+        ("resume", "resume a paused deployment", deployment.run_deployment_resume),
+    ):
+        p = tree.command(deps, name, summary, handler)
+        _flag(p, "detach", action="store_true", help="do not monitor the evaluation")
+        _flag(p, "verbose", action="store_true", help="full IDs")
+        p.add_argument("deployment", help="deployment ID or prefix")
 
     nodes = tree.group(subs, "node", "client node commands: status")
     p = tree.command(nodes, "status", "list client nodes, or show one node", node.run_node_status)
@@ -229,7 +373,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("alloc", help="allocation ID or prefix")
     p.add_argument("task", nargs="?", help="task name (optional if the alloc has one task)")
 
-    evals = tree.group(subs, "eval", "evaluation commands: status")
+    evals = tree.group(subs, "eval", "evaluation commands: list, status")
+    p = tree.command(evals, "list", "list evaluations", eval.run_eval_list)
+    _flag(p, "job", metavar="JOB", default=None, help="only evaluations of this job ID")
+    _flag(p, "status", metavar="STATUS", default=None, help="only evaluations with this status")
+    _flag(p, "verbose", action="store_true", help="full IDs")
+
     p = tree.command(evals, "status", "show one evaluation", eval.run_eval_status)
     _flag(p, "verbose", action="store_true", help="full IDs and absolute times")
     p.add_argument("eval", help="evaluation ID or prefix")

@@ -1,6 +1,9 @@
-"""The evaluation monitor shown after `job run` / `job stop`: follows one
-evaluation (and its `NextEval` chain) to a terminal status, printing what
-changed, then reports placement failures.
+"""The evaluation monitor shown after `job run | stop | scale | revert` and
+`deployment promote | resume | fail`: follows one evaluation (and its
+`NextEval` chain) to a terminal status, printing what changed, reports
+placement failures, then hands over to the deployment monitor when the last
+evaluation belongs to a deployment (or, for a job submission, when the job's
+new version has one).
 
 Uses blocking queries on the evaluation; falls back to 1 s polling when the
 server does not advance `X-Nomad-Index`. Never writes to the cluster.
@@ -11,8 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from controlplane.errors import NotFound
+
 from . import format as fmt
 from .context import Context, reporting
+from .deployment_format import PAUSED, RUNNING
+from .deployment_monitor import DeploymentMonitor
 from .metrics import alloc_metric_lines, failed_to_place
 
 POLL_INTERVAL_S = 1.0
@@ -70,6 +77,7 @@ class _EvalState:
 class EvalMonitor:
     def __init__(self, ctx: Context, verbose: bool = False) -> None:
         self.ctx = ctx
+        self.verbose = verbose
         self.length = fmt.id_length(verbose)
 
     def _id(self, value: str) -> str:
@@ -81,10 +89,13 @@ class EvalMonitor:
     def output(self, message: str) -> None:
         self.ctx.out(f"    {self.ctx.stamp()}: {message}")
 
-    def monitor(self, eval_id: str) -> int:
-        """Follow `eval_id` and its successors; return the command's exit code."""
+    def monitor(self, eval_id: str, job_id: str | None = None, namespace: str | None = None) -> int:
+        """Follow `eval_id`, its successors and its deployment; return the
+        command's exit code. `job_id` (a submission) also looks for a
+        deployment of the job's new version when the evaluation names none."""
         placement_failed = False
         status = ""
+        ev: dict[str, Any] = {}
         self.info(f'Monitoring evaluation "{self._id(eval_id)}"')
         current: str | None = eval_id
         while current:
@@ -100,9 +111,34 @@ class EvalMonitor:
                         f"{fmt.go_duration(wait_ns)}"
                     )
                     self.ctx.runtime.sleep(wait_ns / 1e9)
+        deployment_id = ev.get("DeploymentID") or ""
+        if not deployment_id and job_id:
+            deployment_id = self._new_deployment(job_id, namespace, ev)
+        if deployment_id:
+            self.info(f'Monitoring deployment "{self._id(deployment_id)}"')
+            # Nomad: the deployment's outcome decides, placement failures included.
+            return DeploymentMonitor(self.ctx, self.verbose).run(deployment_id).exit_code
         if placement_failed:
             return EXIT_PLACEMENT_FAILURE
         return EXIT_ERROR if status == "failed" else EXIT_OK
+
+    def _new_deployment(self, job_id: str, namespace: str | None, ev: dict[str, Any]) -> str:
+        """The job's latest deployment if it rolls out the current version and
+        is still active or was started by this evaluation; else ""."""
+        client = self.ctx.client
+        with reporting("Error reading deployment"):
+            try:
+                latest = client.job_deployment(job_id, namespace=namespace).data
+                if not latest:
+                    return ""
+                job: dict[str, Any] = client.job(job_id, namespace=namespace).data or {}
+            except NotFound:
+                return ""  # job purged meanwhile, or a server without deployments
+        if latest.get("JobVersion") != job.get("Version"):
+            return ""
+        active = latest.get("Status") in (RUNNING, PAUSED)
+        started_here = int(latest.get("CreateIndex") or 0) >= int(ev.get("CreateIndex") or 0)
+        return str(latest.get("ID", "")) if active or started_here else ""
 
     def _follow(self, eval_id: str) -> dict[str, Any]:
         client = self.ctx.client

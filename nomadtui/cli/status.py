@@ -13,6 +13,7 @@ from nomadtui.client import resolve_job
 from . import format as fmt
 from .alloc_table import alloc_table
 from .context import Context, reporting
+from .deployment_format import groups_table
 from .metrics import alloc_metric_lines
 
 
@@ -227,33 +228,6 @@ def _future_reschedules(
         ctx.out(fmt.columnize(rows))
 
 
-def deployment_groups_table(ctx: Context, deployment: dict[str, Any]) -> str:
-    groups: dict[str, dict[str, Any]] = deployment.get("TaskGroups") or {}
-    auto_revert = any(g.get("AutoRevert") for g in groups.values())
-    canaries = any(int(g.get("DesiredCanaries") or 0) > 0 for g in groups.values())
-    deadline = any(int(g.get("ProgressDeadline") or 0) != 0 for g in groups.values())
-    header: list[object] = ["Task Group"]
-    header += ["Auto Revert"] if auto_revert else []
-    header += ["Promoted"] if canaries else []
-    header += ["Desired"]
-    header += ["Canaries"] if canaries else []
-    header += ["Placed", "Healthy", "Unhealthy"]
-    header += ["Progress Deadline"] if deadline else []
-    rows: list[list[object]] = [header]
-    for name, g in sorted(groups.items()):
-        row: list[object] = [name]
-        row += [str(bool(g.get("AutoRevert"))).lower()] if auto_revert else []
-        row += [str(bool(g.get("Promoted"))).lower()] if canaries else []
-        row += [g.get("DesiredTotal", 0)]
-        row += [g.get("DesiredCanaries", 0)] if canaries else []
-        row += [g.get("PlacedAllocs", 0), g.get("HealthyAllocs", 0), g.get("UnhealthyAllocs", 0)]
-        if deadline:
-            by = fmt.from_rfc3339(g.get("RequireProgressBy"))
-            row.append(fmt.format_datetime(by) if by else "N/A")
-        rows.append(row)
-    return fmt.columnize(rows)
-
-
 def _deployment(ctx: Context, deployment: dict[str, Any]) -> None:
     ctx.title("Latest Deployment")
     ctx.out(
@@ -265,6 +239,7 @@ def _deployment(ctx: Context, deployment: dict[str, Any]) -> None:
             ]
         )
     )
-    ctx.out()
-    ctx.out("Deployed")
-    ctx.out(deployment_groups_table(ctx, deployment))
+    if deployment.get("TaskGroups"):
+        ctx.out()
+        ctx.out(fmt.bold("Deployed", ctx.color))
+        ctx.out(groups_table(deployment))

@@ -14,6 +14,7 @@ from .frames import FrameDecoder, StreamFrame
 from .prefix import (
     AmbiguousPrefix,
     resolve_alloc,
+    resolve_deployment,
     resolve_eval,
     resolve_job,
     resolve_node,
@@ -32,6 +33,7 @@ __all__ = [
     "StreamFrame",
     "one_line",
     "resolve_alloc",
+    "resolve_deployment",
     "resolve_eval",
     "resolve_job",
     "resolve_node",

@@ -1,7 +1,7 @@
 """Resolution of the short IDs and prefixes users type into full objects.
 
 Jobs match by plain string prefix (an exact ID wins). UUID-keyed objects
-(allocations, nodes, evaluations) are looked up with an even number of hex
+(allocations, nodes, evaluations, deployments) are looked up with an even number of hex
 digits, as the server hex-decodes the prefix, then filtered by what the user
 actually typed. Ambiguity is an error that lists the candidates.
 """
@@ -85,3 +85,8 @@ def resolve_node(client: NomadClient, prefix: str) -> dict[str, Any]:
 def resolve_eval(client: NomadClient, prefix: str) -> dict[str, Any]:
     """The Evaluation for a short or full evaluation ID."""
     return _resolve_uuid("evaluations", "evaluation(s)", prefix, client.evaluations)
+
+
+def resolve_deployment(client: NomadClient, prefix: str) -> dict[str, Any]:
+    """The Deployment for a short or full deployment ID."""
+    return _resolve_uuid("deployments", "deployment(s)", prefix, client.deployments)

@@ -7,7 +7,7 @@ becomes `AgentUnreachable`. It holds no Textual or CLI concerns.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -154,6 +154,60 @@ class NomadClient:
     def parse_job(self, hcl: str, canonicalize: bool = False) -> Any:
         return self.put("/v1/jobs/parse", {"JobHCL": hcl, "Canonicalize": canonicalize}).data
 
+    def plan_job(self, job: Mapping[str, Any], diff: bool = True) -> Response:
+        """Dry-run scheduling of `job` (nothing is written)."""
+        return self.put(f"/v1/job/{job['ID']}/plan", {"Job": job, "Diff": diff})
+
+    def job_versions(
+        self, job_id: str, diffs: bool = False, namespace: str | None = None, **blocking: Any
+    ) -> Response:
+        """`{Versions: [Job newest first], Diffs: [JobDiff] or null}`."""
+        params = {"diffs": True if diffs else None, **_ns(namespace)}
+        return self.get(f"/v1/job/{job_id}/versions", params, **blocking)
+
+    def job_deployments(
+        self, job_id: str, all: bool = False, namespace: str | None = None, **blocking: Any
+    ) -> Response:
+        params = {"all": True if all else None, **_ns(namespace)}
+        return self.get(f"/v1/job/{job_id}/deployments", params, **blocking)
+
+    def job_scale_status(
+        self, job_id: str, namespace: str | None = None, **blocking: Any
+    ) -> Response:
+        return self.get(f"/v1/job/{job_id}/scale", _ns(namespace), **blocking)
+
+    def scale_job(
+        self,
+        job_id: str,
+        group: str,
+        count: int,
+        message: str = "",
+        enforce_index: int | None = None,
+        namespace: str | None = None,
+    ) -> Response:
+        body: dict[str, Any] = {
+            "Count": count,
+            "Target": {"Job": job_id, "Group": group},
+            "Message": message,
+        }
+        if enforce_index is not None:
+            body["EnforceIndex"] = True
+            body["JobModifyIndex"] = enforce_index
+        return self.put(f"/v1/job/{job_id}/scale", body, _ns(namespace))
+
+    def revert_job(
+        self,
+        job_id: str,
+        version: int,
+        enforce_prior_version: int | None = None,
+        namespace: str | None = None,
+    ) -> Response:
+        """Register the spec of `version` again, as a new version."""
+        body: dict[str, Any] = {"JobID": job_id, "JobVersion": version}
+        if enforce_prior_version is not None:
+            body["EnforcePriorVersion"] = enforce_prior_version
+        return self.put(f"/v1/job/{job_id}/revert", body, _ns(namespace))
+
     # -- nodes, allocations, evaluations -------------------------------------
 
     def nodes(self, prefix: str | None = None, **blocking: Any) -> Response:
@@ -171,14 +225,49 @@ class NomadClient:
     def allocation(self, alloc_id: str, **blocking: Any) -> Response:
         return self.get(f"/v1/allocation/{alloc_id}", **blocking)
 
-    def evaluations(self, prefix: str | None = None, **blocking: Any) -> Response:
-        return self.get("/v1/evaluations", {"prefix": prefix or None}, **blocking)
+    def evaluations(
+        self,
+        prefix: str | None = None,
+        job: str | None = None,
+        status: str | None = None,
+        **blocking: Any,
+    ) -> Response:
+        params = {"prefix": prefix or None, "job": job or None, "status": status or None}
+        return self.get("/v1/evaluations", params, **blocking)
 
     def evaluation(self, eval_id: str, **blocking: Any) -> Response:
         return self.get(f"/v1/evaluation/{eval_id}", **blocking)
 
     def evaluation_allocations(self, eval_id: str, **blocking: Any) -> Response:
         return self.get(f"/v1/evaluation/{eval_id}/allocations", **blocking)
+
+    # -- deployments (the action comes before the ID in write paths) ---------
+
+    def deployments(self, prefix: str | None = None, **blocking: Any) -> Response:
+        return self.get("/v1/deployments", {"prefix": prefix or None}, **blocking)
+
+    def deployment(self, deployment_id: str, **blocking: Any) -> Response:
+        return self.get(f"/v1/deployment/{deployment_id}", **blocking)
+
+    def deployment_allocations(self, deployment_id: str, **blocking: Any) -> Response:
+        return self.get(f"/v1/deployment/allocations/{deployment_id}", **blocking)
+
+    def deployment_promote(self, deployment_id: str, groups: Sequence[str] = ()) -> Response:
+        """Promote the canaries of `groups`, or of every group when none are given."""
+        body: dict[str, Any] = {"DeploymentID": deployment_id}
+        if groups:
+            body["Groups"] = list(groups)
+        else:
+            body["All"] = True
+        return self.put(f"/v1/deployment/promote/{deployment_id}", body)
+
+    def deployment_fail(self, deployment_id: str) -> Response:
+        return self.put(f"/v1/deployment/fail/{deployment_id}", {"DeploymentID": deployment_id})
+
+    def deployment_pause(self, deployment_id: str, pause: bool = True) -> Response:
+        """Pause, or with `pause=False` resume, a running deployment."""
+        body = {"DeploymentID": deployment_id, "Pause": pause}
+        return self.put(f"/v1/deployment/pause/{deployment_id}", body)
 
     # -- status and agent ----------------------------------------------------
 

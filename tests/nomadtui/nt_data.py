@@ -113,10 +113,14 @@ def alloc_stub(**over: Any) -> dict[str, Any]:
     return base
 
 
-def deployment() -> dict[str, Any]:
-    return {
+def deployment(**over: Any) -> dict[str, Any]:
+    base = {
         "ID": DEPLOY_ID,
+        "Namespace": "default",
         "JobID": "example",
+        "JobVersion": 0,
+        "CreateIndex": 21,
+        "ModifyIndex": 30,
         "Status": "successful",
         "StatusDescription": "Deployment completed successfully",
         "TaskGroups": {
@@ -133,6 +137,15 @@ def deployment() -> dict[str, Any]:
             }
         },
     }
+    base.update(over)
+    return base
+
+
+def deploy_group(**over: Any) -> dict[str, Any]:
+    """One DeploymentState, by default the seed's single healthy `cache` alloc."""
+    base = deployment()["TaskGroups"]["cache"]
+    base.update(over)
+    return dict(base)
 
 
 def failed_metric() -> dict[str, Any]:

@@ -206,25 +206,37 @@ def test_job_run_double_dash_flags_work_too(job_file: Path) -> None:
     assert json.loads(fake.requests_to("PUT", "/v1/jobs")[0].content)["JobModifyIndex"] == 0
 
 
-def test_job_run_check_index_conflict_is_one_line(job_file: Path) -> None:
-    fake = FakeNomad()
-    fake.route(
-        "PUT",
-        "/v1/jobs",
-        Reply(
-            status=500,
-            text=(
-                "1 error occurred:\n\t* Enforcing job modify index 10: job exists with conflicting "
-                "job modify index: 11\n\n"
-            ),
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        # Ours: a typed 409 with the bare sentence.
+        (409, "Enforcing job modify index 10: job exists with conflicting job modify index: 11"),
+        # Nomad: a 500, sometimes wrapped as a multierror.
+        (
+            500,
+            "1 error occurred:\n\t* Enforcing job modify index 10: job exists with conflicting "
+            "job modify index: 11\n\n",
         ),
-    )
+    ],
+)
+def test_job_run_check_index_conflict_prints_nomads_two_lines(
+    job_file: Path, status: int, body: str
+) -> None:
+    fake = FakeNomad()
+    fake.route("PUT", "/v1/jobs", Reply(status=status, text=body))
     res = run_cli(["job", "run", "-check-index", "10", str(job_file)], fake)
     assert (res.code, res.out) == (1, "")
     assert res.err == (
-        "Error submitting job: Enforcing job modify index 10: job exists with conflicting "
-        "job modify index: 11 (Job not updated)\n"
+        "Enforcing job modify index 10: job exists with conflicting job modify index: 11\n"
+        "Job not updated\n"
     )
+
+
+def test_job_run_other_register_errors_keep_their_prefix(job_file: Path) -> None:
+    fake = FakeNomad()
+    fake.route("PUT", "/v1/jobs", Reply(status=500, text="raft apply failed"))
+    res = run_cli(["job", "run", str(job_file)], fake)
+    assert (res.code, res.err) == (1, "Error submitting job: raft apply failed\n")
 
 
 def test_job_run_parse_error_names_file_and_line(tmp_path: Path) -> None:
@@ -346,8 +358,7 @@ def test_bare_command_opens_the_console(monkeypatch: pytest.MonkeyPatch) -> None
     from nomadtui.tui import app as tui_app
 
     opened: list[str] = []
-    monkeypatch.setattr(tui_app.ConsoleApp, "run",
-                        lambda self: opened.append(self.client.address))
+    monkeypatch.setattr(tui_app.ConsoleApp, "run", lambda self: opened.append(self.client.address))
     assert run_cli(["-address", "http://10.1.2.3:4646"], None).code == 0
     assert opened == ["http://10.1.2.3:4646"]
 

@@ -3,7 +3,9 @@ parameters, typed errors, unreachable agents."""
 
 from __future__ import annotations
 
+import json
 import socket
+from typing import Any
 
 import httpx
 import pytest
@@ -95,8 +97,6 @@ def test_register_body_carries_enforce_index_and_submission() -> None:
     seen: list[httpx.Request] = []
     client = NomadClient(env={}, transport=_echo(seen, httpx.Response(200, json={})))
     client.register_job({"ID": "web"}, enforce_index=0, submission={"Source": "x"})
-    import json
-
     body = json.loads(seen[0].content)
     assert seen[0].method == "PUT"
     assert body == {
@@ -129,3 +129,62 @@ def test_connection_refused_is_a_typed_error_naming_the_address() -> None:
     with pytest.raises(AgentUnreachable) as err:
         client.jobs()
     assert str(err.value) == f"no nomadtui agent at {address} (connection refused)"
+
+
+@pytest.mark.parametrize(
+    ("call", "method", "path", "params"),
+    [
+        (
+            lambda c: c.job_versions("web", diffs=True),
+            "GET",
+            "/v1/job/web/versions",
+            {"diffs": "true"},
+        ),
+        (
+            lambda c: c.job_deployments("web", all=True),
+            "GET",
+            "/v1/job/web/deployments",
+            {"all": "true"},
+        ),
+        (lambda c: c.job_scale_status("web"), "GET", "/v1/job/web/scale", {}),
+        (lambda c: c.deployments(prefix="3a"), "GET", "/v1/deployments", {"prefix": "3a"}),
+        (lambda c: c.deployment("d1"), "GET", "/v1/deployment/d1", {}),
+        (lambda c: c.deployment_allocations("d1"), "GET", "/v1/deployment/allocations/d1", {}),
+        (
+            lambda c: c.evaluations(job="web", status="blocked"),
+            "GET",
+            "/v1/evaluations",
+            {"job": "web", "status": "blocked"},
+        ),
+        (lambda c: c.deployment_fail("d1"), "PUT", "/v1/deployment/fail/d1", {}),
+    ],
+)
+def test_endpoint_paths(call: Any, method: str, path: str, params: dict[str, str]) -> None:
+    seen: list[httpx.Request] = []
+    client = NomadClient(env={}, transport=_echo(seen, httpx.Response(200, json={})))
+    call(client)
+    assert (seen[0].method, seen[0].url.path, dict(seen[0].url.params)) == (method, path, params)
+
+
+def test_write_bodies_for_plan_scale_revert_and_deployments() -> None:
+    seen: list[httpx.Request] = []
+    client = NomadClient(env={}, transport=_echo(seen, httpx.Response(200, json={})))
+    client.plan_job({"ID": "web"}, diff=False)
+    client.scale_job("web", "api", 4, "why")
+    client.revert_job("web", 2, enforce_prior_version=5)
+    client.deployment_promote("d1")
+    client.deployment_promote("d1", ["api"])
+    client.deployment_pause("d1", pause=False)
+    sent = [(r.method, r.url.path, json.loads(r.content)) for r in seen]
+    assert sent == [
+        ("PUT", "/v1/job/web/plan", {"Job": {"ID": "web"}, "Diff": False}),
+        (
+            "PUT",
+            "/v1/job/web/scale",
+            {"Count": 4, "Target": {"Job": "web", "Group": "api"}, "Message": "why"},
+        ),
+        ("PUT", "/v1/job/web/revert", {"JobID": "web", "JobVersion": 2, "EnforcePriorVersion": 5}),
+        ("PUT", "/v1/deployment/promote/d1", {"DeploymentID": "d1", "All": True}),
+        ("PUT", "/v1/deployment/promote/d1", {"DeploymentID": "d1", "Groups": ["api"]}),
+        ("PUT", "/v1/deployment/pause/d1", {"DeploymentID": "d1", "Pause": False}),
+    ]

@@ -27,6 +27,7 @@ from controlplane.structs import (
     RestartPolicy,
     Task,
     TaskGroup,
+    UpdateStrategy,
 )
 
 DEADLINE_S = 10.0
@@ -91,6 +92,8 @@ class FakeServerRPC:
                         client_status=upd.client_status,
                         client_description=upd.client_description,
                         task_states=upd.task_states,
+                        # as the state store: a verdict sticks until replaced
+                        deployment_status=upd.deployment_status or alloc.deployment_status,
                         modify_index=self.index,
                     )
             self.cond.notify_all()
@@ -163,6 +166,7 @@ def make_alloc(
     job_id: str = "example",
     group: str = "web",
     index: int = 0,
+    update: UpdateStrategy | None = None,
 ) -> Allocation:
     """One allocation of a one-group job; `tasks` maps task name -> driver config."""
     tasks = tasks if tasks is not None else {"server": {"run_for": 60}}
@@ -180,6 +184,7 @@ def make_alloc(
                 ],
                 restart_policy=restart
                 or RestartPolicy(attempts=0, interval=60 * SEC, delay=0, mode="fail"),
+                update=update,
             )
         ],
     )

@@ -153,6 +153,29 @@ def test_alloc_dropped_by_server_is_killed(
     assert types(runner.task_states()["server"])[-1] == "Killed"
 
 
+def test_kill_during_restart_delay_is_prompt(
+    rpc: Any, make_agent: AgentFactory, new_alloc: NewAlloc
+) -> None:
+    agent = make_agent()
+    policy = RestartPolicy(attempts=2, interval=60 * SEC, delay=15 * SEC, mode="fail")
+    alloc = rpc.push_alloc(
+        new_alloc(agent.node_id, tasks={"web": {"run_for": 0.02, "exit_code": 1}}, restart=policy)
+    )
+
+    def restarting() -> bool:
+        states = rpc.allocs[alloc.id].task_states or {}
+        return "Restarting" in types(states.get("web"))
+
+    rpc.wait_for(restarting)
+    rpc.stop_alloc(alloc.id)
+
+    # the 15 s delay (plus jitter) is cut short by the kill
+    stored = rpc.wait_status(alloc.id, "complete", timeout=2.0)
+    state = stored.task_states["web"]
+    assert types(state)[-2:] == ["Restarting", "Killed"]
+    assert not state.failed
+
+
 def test_unrecoverable_driver_error_fails_without_restart(
     rpc: Any, make_agent: AgentFactory, new_alloc: NewAlloc
 ) -> None:

@@ -10,7 +10,7 @@ from controlplane.client.alloc_updates import AllocUpdater
 from controlplane.client.allocdir import AllocDir
 from controlplane.client.state_db import StateDB
 from controlplane.drivers.base import TaskHandle
-from controlplane.structs import AllocClientUpdate, TaskState
+from controlplane.structs import AllocClientUpdate, AllocDeploymentStatus, TaskState
 
 RUNNING = TaskState(state="running")
 PENDING = TaskState(state="pending")
@@ -80,6 +80,54 @@ def test_updater_flushes_on_stop() -> None:
     updater.put(AllocClientUpdate(id="a", client_status="complete"))
     updater.stop()
     assert [u.client_status for call in rpc.calls for u in call] == ["complete"]
+
+
+HEALTHY = AllocDeploymentStatus(healthy=True, timestamp="2024-05-01T12:00:00.000000000Z")
+
+
+def test_updater_keeps_an_unsent_health_verdict_when_coalescing() -> None:
+    rpc = RecordingRPC()
+    updater = AllocUpdater(rpc)  # type: ignore[arg-type]
+    updater.put(AllocClientUpdate(id="a", client_status="running", deployment_status=HEALTHY))
+    updater.put(AllocClientUpdate(id="a", client_status="complete"))
+    assert updater.flush()
+    ((sent,),) = rpc.calls
+    assert (sent.client_status, sent.deployment_status) == ("complete", HEALTHY)
+
+    # a newer verdict replaces an older one
+    unhealthy = HEALTHY.replace(healthy=False)
+    updater.put(AllocClientUpdate(id="a", client_status="running", deployment_status=HEALTHY))
+    updater.put(AllocClientUpdate(id="a", client_status="running", deployment_status=unhealthy))
+    assert updater.flush()
+    assert rpc.calls[1][0].deployment_status == unhealthy
+
+
+def test_updater_keeps_a_health_verdict_across_a_failed_send() -> None:
+    rpc = RecordingRPC(failures=1)
+    updater = AllocUpdater(rpc)  # type: ignore[arg-type]
+    updater.put(AllocClientUpdate(id="a", client_status="running", deployment_status=HEALTHY))
+    assert not updater.flush()
+    updater.put(AllocClientUpdate(id="a", client_status="complete"))
+    assert updater.flush()
+    ((sent,),) = rpc.calls
+    assert (sent.client_status, sent.deployment_status) == ("complete", HEALTHY)
+
+
+def test_updater_keeps_a_health_verdict_when_a_newer_update_races_a_failed_send() -> None:
+    class RacingRPC(RecordingRPC):
+        def update_allocs(self, updates: list[AllocClientUpdate]) -> None:
+            if not self.calls and self.failures:
+                # a task changes while the send is in flight, then it fails
+                updater.put(AllocClientUpdate(id="a", client_status="complete"))
+            super().update_allocs(updates)
+
+    rpc = RacingRPC(failures=1)
+    updater = AllocUpdater(rpc)  # type: ignore[arg-type]
+    updater.put(AllocClientUpdate(id="a", client_status="running", deployment_status=HEALTHY))
+    assert not updater.flush()
+    assert updater.flush()
+    ((sent,),) = rpc.calls
+    assert (sent.client_status, sent.deployment_status) == ("complete", HEALTHY)
 
 
 def test_state_db_round_trip(tmp_path: Path) -> None:

@@ -83,6 +83,9 @@ class FakeState:
     def latest_deployment(self, namespace: str, job_id: str) -> Deployment | None:
         return None
 
+    def deployment_by_id(self, dep_id: str) -> Deployment | None:
+        return None
+
     # --- writes (what the FSM would do) ----------------------------------
     def _bump(self) -> int:
         self._index += 1

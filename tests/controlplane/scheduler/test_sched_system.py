@@ -6,7 +6,7 @@ from typing import Any
 
 from sched_harness import Cluster, group, job, node, placed, stopped, task
 
-from controlplane.structs import Constraint, Job
+from controlplane.structs import Constraint, DesiredUpdates, Job
 
 
 def system_job(**kw: Any) -> Job:
@@ -167,3 +167,15 @@ def test_system_job_stop_stops_everything() -> None:
     assert placed(result) == []
     del cl.state.jobs[("default", "example")]
     assert cl.run("example", type="system").plan.is_noop()
+
+
+def test_system_plan_annotations() -> None:
+    cl = Cluster(node("a"), node("b"))
+    cl.register(system_job())
+    assert cl.run("example").desired_tg_updates == {"web": DesiredUpdates(place=2)}
+    cl.state.upsert_node(node("c"))
+    assert cl.run("example").desired_tg_updates == {"web": DesiredUpdates(place=1, ignore=2)}
+    cl.register(system_job(groups=[group(tasks=[task(env={"V": "2"})])]))
+    assert cl.run("example").desired_tg_updates == {"web": DesiredUpdates(destructive_update=3)}
+    cl.state.update_node("a", status="down")
+    assert cl.run("example").desired_tg_updates == {"web": DesiredUpdates(stop=1, ignore=2)}

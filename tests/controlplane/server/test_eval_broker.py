@@ -38,7 +38,7 @@ def test_duplicate_enqueue_is_ignored() -> None:
     b.set_enabled(True)
     b.enqueue(_ev("e1", "a"))
     b.enqueue(_ev("e1", "a"))
-    assert b.stats() == {"ready": 1, "unacked": 0, "pending": 0}
+    assert b.stats() == {"ready": 1, "unacked": 0, "pending": 0, "delayed": 0}
 
 
 def test_nack_redelivers_until_the_limit_then_reports_failure() -> None:
@@ -62,3 +62,27 @@ def test_ack_with_wrong_token_is_ignored() -> None:
     assert item is not None
     b.ack("e1", "not-the-token")
     assert b.stats()["unacked"] == 1
+
+
+def test_wait_until_holds_an_eval_back_until_its_time() -> None:
+    clock = [1_000_000.0]
+    b = EvalBroker(clock=lambda: clock[0])
+    b.set_enabled(True)
+    due = "1970-01-12T13:46:50Z"  # unix 1_000_010
+    b.enqueue(Evaluation(id="later", job_id="a", wait_until=due))
+    b.enqueue(_ev("now", "b"))
+    first = b.dequeue(0.05)
+    assert first is not None and first[0].id == "now"
+    assert b.dequeue(0.05) is None
+    assert b.stats()["delayed"] == 1
+    clock[0] = 1_000_010.0
+    item = b.dequeue(0.5)
+    assert item is not None and item[0].id == "later"
+
+
+def test_past_wait_until_is_ready_at_once() -> None:
+    b = EvalBroker(clock=lambda: 2_000_000_000.0)
+    b.set_enabled(True)
+    b.enqueue(Evaluation(id="late", job_id="a", wait_until="2020-01-01T00:00:00Z"))
+    item = b.dequeue(0.05)
+    assert item is not None and item[0].id == "late"
