@@ -13,9 +13,9 @@ from controlplane.raft.node import RaftConfig, RaftNode
 from controlplane.server.deployment_watcher import DeploymentWatcher, parse_time
 from controlplane.state import StateStore
 from controlplane.structs import (
+    Allocation,
     AllocClientUpdate,
     AllocDeploymentStatus,
-    Allocation,
     Deployment,
     DeploymentState,
     Job,
