@@ -48,15 +48,14 @@ async def job_action(request: Request, job_id: str, ns: str, suffix: str) -> Res
         current = server.store.job_by_id(ns, job_id)
         if not group and current is not None and len(current.task_groups) == 1:
             group = current.task_groups[0].name
-        index = get_ci(body, "JobModifyIndex")
         out = await job_actions.scale_job(
             server,
             ns,
             job_id,
             group,
             count,
-            enforce_index=bool(index),
-            job_modify_index=int(index or 0),
+            enforce_index=bool(get_ci(body, "EnforceIndex", False)),
+            job_modify_index=int(get_ci(body, "JobModifyIndex") or 0),
         )
         return json_response(request, out, index=out["Index"])
     if get_ci(body, "JobID") != job_id:

@@ -242,7 +242,8 @@ class StateStore(_Indexed):
                         create_time=old.create_time,
                         modify_index=index,
                         alloc_modify_index=index,
-                        client_status=old.client_status,
+                        # the scheduler only ever decides "lost" (node down)
+                        client_status="lost" if a.client_status == "lost" else old.client_status,
                         client_description=old.client_description,
                         task_states=old.task_states,
                         # a move into another deployment starts its health afresh
@@ -275,7 +276,11 @@ class StateStore(_Indexed):
                     client_status=u.client_status or old.client_status,
                     client_description=u.client_description or old.client_description,
                     task_states=u.task_states if u.task_states is not None else old.task_states,
-                    deployment_status=u.deployment_status or old.deployment_status,
+                    deployment_status=(
+                        u.deployment_status.replace(modify_index=index)
+                        if u.deployment_status is not None
+                        else old.deployment_status
+                    ),
                     modify_time=u.modify_time or old.modify_time,
                     modify_index=index,
                 )

@@ -48,13 +48,15 @@ def run_deployment_status(ctx: Context) -> int:
     return EXIT_OK
 
 
-def _follow(ctx: Context, result: dict[str, Any], blank_line: bool) -> int:
-    """Nomad's tail for deployment writes: nothing without an evaluation,
-    the evaluation ID with -detach, else the monitor."""
+def _follow(ctx: Context, result: dict[str, Any], blank_line: bool, show_eval: bool) -> int:
+    """Nomad's tail for deployment writes: nothing without an evaluation, with
+    -detach the evaluation ID (`show_eval`) or nothing, else the monitor."""
     eval_id = result.get("EvalID") or ""
     if not eval_id:
         return EXIT_OK
     if ctx.args.detach:
+        if show_eval:
+            ctx.out(f"Evaluation ID: {eval_id}")
         return EXIT_OK
     if blank_line:
         ctx.out()
@@ -66,11 +68,7 @@ def run_deployment_promote(ctx: Context) -> int:
     groups: list[str] = ctx.args.group or []
     with reporting("Error promoting deployment"):
         result: dict[str, Any] = ctx.client.deployment_promote(deployment["ID"], groups).data or {}
-    eval_id = result.get("EvalID") or ""
-    if eval_id and ctx.args.detach:
-        ctx.out(f"Evaluation ID: {eval_id}")
-        return EXIT_OK
-    return _follow(ctx, result, blank_line=False)
+    return _follow(ctx, result, blank_line=False, show_eval=True)
 
 
 def run_deployment_fail(ctx: Context) -> int:
@@ -82,7 +80,7 @@ def run_deployment_fail(ctx: Context) -> int:
         ctx.out(f'Deployment "{deployment["ID"]}" failed')
     else:
         ctx.out(f'Deployment "{deployment["ID"]}" failed. Auto-reverted to job version {reverted}.')
-    return _follow(ctx, result, blank_line=True)
+    return _follow(ctx, result, blank_line=True, show_eval=False)
 
 
 def run_deployment_pause(ctx: Context) -> int:
@@ -100,7 +98,7 @@ def run_deployment_resume(ctx: Context) -> int:
             ctx.client.deployment_pause(deployment["ID"], pause=False).data or {}
         )
     ctx.out(f'Deployment "{deployment["ID"]}" resumed')
-    return _follow(ctx, result, blank_line=True)
+    return _follow(ctx, result, blank_line=True, show_eval=False)
 
 
 def run_job_deployments(ctx: Context) -> int:

@@ -3,7 +3,8 @@
 `NextEval` chain) to a terminal status, printing what changed, reports
 placement failures, then hands over to the deployment monitor when the last
 evaluation belongs to a deployment (or, for a job submission, when the job's
-new version has one).
+new version has one). After placement failures it stops with exit code 2:
+that deployment could not finish before capacity appears.
 
 Uses blocking queries on the evaluation; falls back to 1 s polling when the
 server does not advance `X-Nomad-Index`. Never writes to the cluster.
@@ -111,15 +112,16 @@ class EvalMonitor:
                         f"{fmt.go_duration(wait_ns)}"
                     )
                     self.ctx.runtime.sleep(wait_ns / 1e9)
+        if placement_failed:
+            # The deployment cannot finish before capacity appears: watching it
+            # would hang until its progress deadline. Report the failure now.
+            return EXIT_PLACEMENT_FAILURE
         deployment_id = ev.get("DeploymentID") or ""
         if not deployment_id and job_id:
             deployment_id = self._new_deployment(job_id, namespace, ev)
         if deployment_id:
             self.info(f'Monitoring deployment "{self._id(deployment_id)}"')
-            # Nomad: the deployment's outcome decides, placement failures included.
             return DeploymentMonitor(self.ctx, self.verbose).run(deployment_id).exit_code
-        if placement_failed:
-            return EXIT_PLACEMENT_FAILURE
         return EXIT_ERROR if status == "failed" else EXIT_OK
 
     def _new_deployment(self, job_id: str, namespace: str | None, ev: dict[str, Any]) -> str:

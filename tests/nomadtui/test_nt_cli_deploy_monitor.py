@@ -325,3 +325,18 @@ def test_tty_redraws_the_block_in_place(job_file: Path, monkeypatch: pytest.Monk
     )
     # A terminal gets short blocking waits so the spinner keeps turning.
     assert fake.requests_to("GET", DEP_PATH)[1].url.params["wait"] == "1000ms"
+
+
+def test_placement_failure_exits_2_without_waiting_on_the_deployment(job_file: Path) -> None:
+    fake = FakeNomad()
+    _submitted(
+        fake,
+        FailedTGAllocs={"cache": d.failed_metric()},
+        BlockedEval="b1b2b3b4-0000-0000-0000-000000000000",
+    )
+    fake.route("GET", DEP_PATH, Reply(body=RUNNING_0, index=30))
+    res = run_cli(["job", "run", str(job_file)], fake)
+    assert res.code == 2
+    assert res.out.endswith("waiting for additional capacity to place remainder\n")
+    assert "Monitoring deployment" not in res.out
+    assert not fake.requests_to("GET", DEP_PATH)

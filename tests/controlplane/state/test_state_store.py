@@ -135,3 +135,13 @@ def test_notifier_wakes_thread_waiters() -> None:
     s.notifier.notify()
     t.join(5)
     assert woke.is_set()
+
+
+def test_scheduler_marks_lost_allocs_lost() -> None:
+    s = StateStore()
+    a = Allocation(id="a1", job_id="web", node_id="n1", name="web.g[0]", task_group="g")
+    s.upsert_allocs(1, [a])
+    s.update_allocs_from_client(2, [AllocClientUpdate(id="a1", client_status="running")])
+    s.upsert_allocs(3, [a.replace(desired_status="stop", client_status="lost")])
+    got = s.alloc_by_id("a1")
+    assert got is not None and (got.client_status, got.desired_status) == ("lost", "stop")
