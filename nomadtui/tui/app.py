@@ -1,114 +1,223 @@
-"""The console's entry point and its first screen: jobs and nodes, live.
+"""ConsoleApp: the operator console — k9s-style modes, `:` commands, live views.
 
-A deliberately small console until the console issue lands: it connects
-through the API client only, refreshes in a worker thread (never touching
-widgets from it), shows connection problems on screen and keeps retrying.
-`--dev` first starts an embedded dev agent and stops it on quit.
+Each mode (`:jobs`, `:nodes`, `:allocs`, `:deploy`, `:evals`, `:servers`,
+`:events`, `:services`) has its own drill-down stack; `esc` goes back.
+Views live in `screens/<name>.py` and are found by name, so a view that is
+not built yet shows a placeholder instead of breaking the console. The app
+holds the API client, the connection state and the read-only switch; it
+never talks to the control plane from the UI thread (screens' watches do).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.screen import Screen
 
-from controlplane.errors import NomadError
 from nomadtui.client import NomadClient
 
-REFRESH_S = 2.0
+from .messages import ConnectionChanged
+from .screens.base import ConsoleScreen, ContextBar
+from .screens.help import HelpScreen
+from .screens.placeholder import PlaceholderScreen
+from .widgets.command_bar import CommandBar
+
+# `:command` -> (module under screens/, class, title)
+VIEWS: dict[str, tuple[str, str, str]] = {
+    "jobs": ("jobs", "JobsScreen", "Jobs"),
+    "allocs": ("allocs", "AllocsScreen", "Allocations"),
+    "nodes": ("nodes", "NodesScreen", "Nodes"),
+    "servers": ("servers", "ServersScreen", "Servers"),
+    "deploy": ("deployments", "DeploymentsScreen", "Deployments"),
+    "evals": ("evals", "EvalsScreen", "Evaluations"),
+    "services": ("services", "ServicesScreen", "Services"),
+    "events": ("events", "EventsScreen", "Events"),
+}
+ALIASES = {"job": "jobs", "alloc": "allocs", "node": "nodes", "server": "servers",
+           "deployments": "deploy", "deployment": "deploy", "eval": "evals",
+           "service": "services", "event": "events"}
+
+# drill-down screens: kind -> (module, class)
+DETAILS: dict[str, tuple[str, str]] = {
+    "job": ("job", "JobScreen"),
+    "alloc": ("alloc", "AllocScreen"),
+    "logs": ("logs", "LogsScreen"),
+    "node": ("node", "NodeScreen"),
+    "deployment": ("deployment", "DeploymentScreen"),
+    "eval": ("eval", "EvalScreen"),
+}
 
 
-@dataclass
-class Snapshot:
-    """What one refresh read from the API (or the error it got)."""
+def _screen_class(module: str, name: str) -> type[Screen[Any]] | None:
+    try:
+        mod = importlib.import_module(f"nomadtui.tui.screens.{module}")
+    except ModuleNotFoundError:
+        return None
+    cls = getattr(mod, name, None)
+    return cls if isinstance(cls, type) and issubclass(cls, Screen) else None
 
-    jobs: list[dict[str, Any]] = field(default_factory=list)
-    nodes: list[dict[str, Any]] = field(default_factory=list)
-    error: str = ""
 
+def _mode_factory(command: str) -> Callable[[], Screen[Any]]:
+    module, name, title = VIEWS[command]
 
-def _summary(job: dict[str, Any]) -> str:
-    groups = (job.get("JobSummary") or {}).get("Summary") or {}
-    running = sum(g.get("Running", 0) for g in groups.values())
-    pending = sum(g.get("Starting", 0) + g.get("Queued", 0) for g in groups.values())
-    failed = sum(g.get("Failed", 0) + g.get("Lost", 0) for g in groups.values())
-    return f"{running} running, {pending} pending, {failed} failed"
+    def make() -> Screen[Any]:
+        cls = _screen_class(module, name)
+        return cls() if cls is not None else PlaceholderScreen(title)
+
+    return make
 
 
 class ConsoleApp(App[None]):
     TITLE = "nomadtui"
     CSS = """
-    #status { height: 1; padding: 0 1; }
-    #status.error { background: $error; color: $text; }
-    DataTable { height: 1fr; }
+    .hidden { display: none; }
     """
+    MODES = {command: _mode_factory(command) for command in VIEWS}
+    DEFAULT_MODE = "jobs"
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("r", "refresh", "Refresh"),
+        Binding("colon", "command_bar", "Command", key_display=":", id="app.command"),
+        Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
+        Binding("escape", "back", "Back", show=False, id="app.back"),
+        Binding("ctrl+r", "refresh", "Refresh", show=False, id="app.refresh"),
+        Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
     def __init__(self, client: NomadClient, read_only: bool = False) -> None:
         super().__init__()
         self.client = client
         self.read_only = read_only
-        self.snapshot = Snapshot()
+        self.connection_error = ""
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(f"connecting to {self.client.address} ...", id="status")
-        jobs: DataTable[str] = DataTable(id="jobs", cursor_type="row")
-        jobs.add_columns("ID", "Type", "Priority", "Status", "Allocations")
-        yield jobs
-        nodes: DataTable[str] = DataTable(id="nodes", cursor_type="row")
-        nodes.add_columns("ID", "Name", "DC", "Eligibility", "Status")
-        yield nodes
-        yield Footer()
-
+    # -- navigation --------------------------------------------------------
     def on_mount(self) -> None:
-        self.sub_title = self.client.address
-        self.action_refresh()
-        self.set_interval(REFRESH_S, self.action_refresh)
+        self.mount(CommandBar([*list(VIEWS), "ns NAME", "q"]))
+
+    def action_command_bar(self) -> None:
+        bar = self.query_one(CommandBar)
+        # the bar lives on the default screen: put it on the current one
+        if bar.screen is not self.screen:
+            bar.remove()
+            bar = CommandBar([*list(VIEWS), "ns NAME", "q"])
+            self.screen.mount(bar)
+        bar.open()
+
+    def on_command_bar_submitted(self, message: CommandBar.Submitted) -> None:
+        self.run_command(message.command)
+
+    def run_command(self, command: str) -> None:
+        word, _, arg = command.partition(" ")
+        word = ALIASES.get(word, word)
+        if word in ("q", "quit"):
+            self.exit()
+        elif word == "ns":
+            self.set_namespace(arg.strip())
+        elif word in VIEWS:
+            self.switch_mode(word)
+        else:
+            self.notify(f"unknown command :{command}", severity="warning")
+
+    def open_detail(self, kind: str, *args: str) -> None:
+        module, name = DETAILS[kind]
+        cls = _screen_class(module, name)
+        if cls is None:
+            self.push_screen(PlaceholderScreen(f"{kind} {' '.join(a[:8] for a in args)}"))
+        else:
+            self.push_screen(cls(*args))
+
+    def open_job(self, job_id: str) -> None:
+        self.open_detail("job", job_id)
+
+    def open_alloc(self, alloc_id: str) -> None:
+        self.open_detail("alloc", alloc_id)
+
+    def open_logs(self, alloc_id: str, task: str) -> None:
+        self.open_detail("logs", alloc_id, task)
+
+    def open_node(self, node_id: str) -> None:
+        self.open_detail("node", node_id)
+
+    def open_deployment(self, dep_id: str) -> None:
+        self.open_detail("deployment", dep_id)
+
+    def open_eval(self, eval_id: str) -> None:
+        self.open_detail("eval", eval_id)
+
+    async def action_back(self) -> None:
+        handler = getattr(self.screen, "key_escape", None)
+        if handler is not None and handler():
+            return
+        if len(self.screen_stack) > 1 and not isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+
+    def action_help(self) -> None:
+        keys: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for key, active in self.screen.active_bindings.items():
+            b = active.binding
+            if b.show and b.description and b.action not in seen and active.enabled:
+                seen.add(b.action)
+                keys.append((b.key_display or key, b.description))
+        self.push_screen(HelpScreen(keys, list(VIEWS)))
 
     def action_refresh(self) -> None:
-        self.run_worker(self._fetch, thread=True, exclusive=True, group="refresh")
+        if isinstance(self.screen, ConsoleScreen):
+            self.screen.refresh_data()
 
-    def _fetch(self) -> None:
-        try:
-            snap = Snapshot(jobs=list(self.client.jobs().data or []),
-                            nodes=list(self.client.nodes().data or []))
-        except NomadError as exc:
-            snap = Snapshot(error=str(exc))
-        self.call_from_thread(self.show, snap)
+    # -- connection and namespace ----------------------------------------
+    def set_namespace(self, namespace: str) -> None:
+        old = self.client
+        self.client = NomadClient(
+            address=old.config.address, token=old.config.token,
+            namespace=namespace or None, region=old.config.region,
+        )
+        for screen in self._all_console_screens():
+            screen.restart_watches()
+        self.update_context()
+        self.notify(f"namespace {namespace or 'default'}", timeout=2)
 
-    def show(self, snap: Snapshot) -> None:
-        status = self.query_one("#status", Static)
-        if snap.error:
-            # keep the last good data on screen; say what is wrong
-            status.update(f"cannot reach {self.client.address}: {snap.error} (retrying)")
-            status.add_class("error")
+    def _all_console_screens(self) -> list[ConsoleScreen]:
+        screens: list[ConsoleScreen] = []
+        for stack in self._screen_stacks.values():
+            screens.extend(s for s in stack if isinstance(s, ConsoleScreen))
+        return screens
+
+    def context_line(self, view: str) -> str:
+        cfg = self.client.config
+        parts = [f"[b]{view}[/b]", cfg.address, f"ns:{cfg.namespace or 'default'}"]
+        if cfg.region:
+            parts.append(f"region:{cfg.region}")
+        if self.read_only:
+            parts.append("[reverse] read-only [/reverse]")
+        if self.connection_error:
+            parts.append(f"cannot reach {cfg.address}: {self.connection_error} (retrying)")
+        return "  ".join(parts)
+
+    def update_context(self) -> None:
+        screen = self.screen
+        if not isinstance(screen, ConsoleScreen):
             return
-        status.remove_class("error")
-        mode = "  [read-only]" if self.read_only else ""
-        status.update(f"{len(snap.jobs)} jobs, {len(snap.nodes)} nodes{mode}")
-        self.snapshot = snap
-        jobs = self.query_one("#jobs", DataTable)
-        jobs.clear()
-        for j in snap.jobs:
-            status_text = "dead (stopped)" if j.get("Stop") else j.get("Status", "")
-            jobs.add_row(j["ID"], j.get("Type", ""), str(j.get("Priority", "")), status_text,
-                         _summary(j), key=j["ID"])
-        nodes = self.query_one("#nodes", DataTable)
-        nodes.clear()
-        for n in snap.nodes:
-            nodes.add_row(n["ID"][:8], n.get("Name", ""), n.get("Datacenter", ""),
-                          n.get("SchedulingEligibility", ""), n.get("Status", ""), key=n["ID"])
+        for bar in screen.query(ContextBar):
+            bar.update(self.context_line(screen.context_text()))
+            bar.set_class(bool(self.connection_error), "error")
+
+    def on_connection_changed(self, message: ConnectionChanged) -> None:
+        changed = message.error != self.connection_error
+        self.connection_error = message.error
+        if changed:
+            self.update_context()
+
+    def connection_ok(self) -> None:
+        if self.connection_error:
+            self.connection_error = ""
+            self.update_context()
 
 
 def run_console(args: argparse.Namespace) -> int:

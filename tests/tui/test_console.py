@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Static
 
 from controlplane.agent.agent import Agent, start_dev_agent
 from nomadtui.client import NomadClient
 from nomadtui.tui.app import ConsoleApp
+from nomadtui.tui.screens.base import ContextBar
+from nomadtui.tui.widgets.resource_table import ResourceTable
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +24,8 @@ def agent() -> Iterator[Agent]:
         a.shutdown()
 
 
-async def _settle(pilot: Pilot[None], cond: Callable[[], bool], tries: int = 200) -> None:
-    """Let the app run until `cond` holds (refreshes happen in a worker thread)."""
+async def settle(pilot: Pilot[None], cond: Callable[[], bool], tries: int = 200) -> None:
+    """Let the app run until `cond` holds (data arrives from watch threads)."""
     for _ in range(tries):
         if cond():
             return
@@ -32,22 +33,34 @@ async def _settle(pilot: Pilot[None], cond: Callable[[], bool], tries: int = 200
     raise AssertionError("console did not show the expected state")
 
 
-async def test_console_lists_jobs_and_nodes(agent: Agent) -> None:
-    address = f"http://{agent.config.http_addr}"
-    body = {"Job": {"ID": "tui-job", "TaskGroups": [{"Name": "g", "Count": 0, "Tasks": [
+def _register(address: str, job_id: str) -> None:
+    body = {"Job": {"ID": job_id, "TaskGroups": [{"Name": "g", "Count": 0, "Tasks": [
         {"Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/true"}}]}]}}
     assert httpx.put(f"{address}/v1/jobs", json=body).status_code == 200
+
+
+async def test_jobs_view_updates_live(agent: Agent) -> None:
+    address = f"http://{agent.config.http_addr}"
+    _register(address, "tui-job")
     client = NomadClient(address=address)
     app = ConsoleApp(client)
     async with app.run_test(size=(80, 24)) as pilot:
-        jobs = app.query_one("#jobs", DataTable)
-        nodes = app.query_one("#nodes", DataTable)
-        await _settle(pilot, lambda: jobs.row_count == 1 and nodes.row_count == 1)
-        assert jobs.get_row_at(0)[0] == "tui-job"
-        assert nodes.get_row_at(0)[4] == "ready"
-        status = app.query_one("#status", Static)
-        assert "1 jobs, 1 nodes" in str(status.render())
-        await pilot.press("q")
+        table = app.screen.query_one(ResourceTable)
+        await settle(pilot, lambda: table.row_keys == ["tui-job"])
+        # a job registered while the console is open appears without a refresh
+        _register(address, "tui-job-2")
+        await settle(pilot, lambda: table.row_keys == ["tui-job", "tui-job-2"])
+        # filter
+        await pilot.press("slash", *"job-2")
+        await settle(pilot, lambda: table.row_keys == ["tui-job-2"])
+        await pilot.press("escape")
+        await settle(pilot, lambda: len(table.row_keys) == 2)
+        # `:nodes` switches view; `:jobs` comes back with its state
+        await pilot.press("colon", *"nodes", "enter")
+        await settle(pilot, lambda: app.current_mode == "nodes")
+        await pilot.press("colon", *"jobs", "enter")
+        await settle(pilot, lambda: app.current_mode == "jobs")
+        assert app.screen.query_one(ResourceTable).row_keys == ["tui-job", "tui-job-2"]
     client.close()
 
 
@@ -55,8 +68,8 @@ async def test_console_says_when_no_agent_answers() -> None:
     client = NomadClient(address="http://127.0.0.1:1")
     app = ConsoleApp(client)
     async with app.run_test(size=(80, 24)) as pilot:
-        status = app.query_one("#status", Static)
-        await _settle(pilot, lambda: status.has_class("error"))
-        text = str(status.render())
+        bar = app.screen.query_one(ContextBar)
+        await settle(pilot, lambda: bar.has_class("error"))
+        text = str(bar.render())
         assert "cannot reach http://127.0.0.1:1" in text and "retrying" in text
     client.close()

@@ -1,0 +1,215 @@
+"""ResourceScreen: the shape of every list view, and ConsoleScreen, of every view.
+
+A ConsoleScreen owns its watches (started on mount, stopped on unmount) and
+turns their data into widgets on the UI thread. A ResourceScreen adds a
+ResourceTable with `/` filter, sort (`s` cycles the sort column), `enter` to
+drill in and `c` to copy the selected ID. Subclasses say what to fetch and
+how a row looks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from nomadtui.client import NomadClient, Response
+
+from ..messages import ConnectionChanged, DataChanged
+from ..watch import Watch
+from ..widgets.resource_table import Column, ResourceTable, Row
+
+if TYPE_CHECKING:
+    from ..app import ConsoleApp
+
+
+class ContextBar(Static):
+    """Top line: where we are connected, namespace, view, read-only, errors."""
+
+    DEFAULT_CSS = """
+    ContextBar { height: 1; background: $panel; color: $text; padding: 0 1; }
+    ContextBar.error { background: $error; }
+    """
+
+
+class ConsoleScreen(Screen[None]):
+    VIEW_TITLE: ClassVar[str] = ""
+    # actions that change the cluster: hidden with --read-only
+    MUTATING: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.watches: list[Watch] = []
+
+    @property
+    def console(self) -> ConsoleApp:
+        from ..app import ConsoleApp
+
+        assert isinstance(self.app, ConsoleApp)
+        return self.app
+
+    @property
+    def client(self) -> NomadClient:
+        return self.console.client
+
+    def context_text(self) -> str:
+        return self.VIEW_TITLE
+
+    def watch_api(self, source: str, fetch: Callable[[NomadClient, int], Response]) -> Watch:
+        """Start a watch whose results arrive as DataChanged(source, data)."""
+        client = self.client
+        watch = Watch(
+            source,
+            lambda index: fetch(client, index),
+            on_data=lambda data: self._post(DataChanged(source, data)),
+            on_error=lambda err: self._post_app(ConnectionChanged(err)),
+        ).start()
+        self.watches.append(watch)
+        return watch
+
+    def _post(self, message: DataChanged) -> None:
+        self.post_message(message)
+
+    def _post_app(self, message: ConnectionChanged) -> None:
+        self.console.post_message(message)
+
+    def start_watches(self) -> None:
+        """Start this screen's watches (on mount, and again after `:ns`)."""
+
+    def restart_watches(self) -> None:
+        for w in self.watches:
+            w.stop()
+        self.watches = []
+        self.start_watches()
+
+    def on_unmount(self) -> None:
+        for w in self.watches:
+            w.stop()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in self.MUTATING and self.console.read_only)
+
+    def refresh_data(self) -> None:
+        for w in self.watches:
+            w.refresh()
+
+    def on_screen_resume(self) -> None:
+        self.console.update_context()
+
+
+class ResourceScreen(ConsoleScreen):
+    """A list view of one resource kind."""
+
+    COLUMNS: ClassVar[Sequence[Column]] = ()
+    SOURCE: ClassVar[str] = ""
+    BINDINGS = [
+        Binding("enter", "open", "Open", id="list.open"),
+        Binding("slash", "filter", "Filter", id="list.filter"),
+        Binding("s", "sort", "Sort", id="list.sort"),
+        Binding("c", "copy_id", "Copy ID", id="list.copy"),
+        Binding("j", "cursor('down')", "Down", show=False, id="list.down"),
+        Binding("k", "cursor('up')", "Up", show=False, id="list.up"),
+        Binding("g", "cursor('top')", "Top", show=False, id="list.top"),
+        Binding("G", "cursor('bottom')", "Bottom", show=False, id="list.bottom"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield ContextBar(self.context_text(), id="context")
+        yield Input(placeholder="filter (esc to clear)", id="filter", classes="hidden")
+        yield ResourceTable(self.COLUMNS, id="table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.start_watches()
+        self.query_one(ResourceTable).focus()
+
+    def start_watches(self) -> None:
+        self.watch_api(self.SOURCE, self.fetch)
+
+    @property
+    def table(self) -> ResourceTable:
+        return self.query_one(ResourceTable)
+
+    # -- subclass hooks --------------------------------------------------
+    def fetch(self, client: NomadClient, index: int) -> Response:
+        raise NotImplementedError
+
+    def rows(self, data: Any) -> list[Row]:
+        raise NotImplementedError
+
+    def open_item(self, key: str) -> None:
+        """Drill into the row `key` (a detail screen)."""
+
+    # -- events ----------------------------------------------------------
+    def on_data_changed(self, message: DataChanged) -> None:
+        if message.source == self.SOURCE:
+            self.table.set_rows(self.rows(message.data))
+            self.console.connection_ok()
+
+    def action_open(self) -> None:
+        key = self.table.current_key
+        if key is not None:
+            self.open_item(key)
+
+    def on_data_table_row_selected(self, event: ResourceTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.open_item(str(event.row_key.value))
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.remove_class("hidden")
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.table.set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.table.focus()
+
+    def key_escape(self) -> bool:
+        box = self.query_one("#filter", Input)
+        if not box.has_class("hidden"):
+            box.value = ""
+            box.add_class("hidden")
+            self.table.set_filter("")
+            self.table.focus()
+            return True
+        return False
+
+    def action_sort(self) -> None:
+        keys = [c.key for c in self.table.shown]
+        if not keys:
+            return
+        current = self.table.sort_key
+        if current in keys and self.table.sort_reverse:
+            nxt = keys[(keys.index(current) + 1) % len(keys)]
+            self.table.sort_key = None
+            self.table.sort_by(nxt)
+        else:
+            self.table.sort_by(current if current in keys else keys[0])
+        self.notify(f"sorted by {self.table.sort_key}"
+                    f"{' (desc)' if self.table.sort_reverse else ''}", timeout=1.5)
+
+    def action_cursor(self, where: str) -> None:
+        table = self.table
+        if where == "down":
+            table.action_cursor_down()
+        elif where == "up":
+            table.action_cursor_up()
+        elif where == "top":
+            table.move_cursor(row=0)
+        elif where == "bottom":
+            table.move_cursor(row=max(table.row_count - 1, 0))
+
+    def action_copy_id(self) -> None:
+        key = self.table.current_key
+        if key is not None:
+            # OSC 52: reaches the local clipboard even over SSH
+            self.app.copy_to_clipboard(key)
+            self.notify(f"copied {key}", timeout=1.5)

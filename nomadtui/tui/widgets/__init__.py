@@ -1,0 +1,1 @@
+"""Reusable console widgets: resource tables, command bar, confirmations, bars."""
