@@ -87,6 +87,7 @@ class ConsoleApp(App[None]):
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         Binding("escape", "back", "Back", show=False, id="app.back"),
         Binding("ctrl+r", "refresh", "Refresh", show=False, id="app.refresh"),
+        Binding("r", "plan", "Run/Plan", id="app.plan"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
@@ -149,6 +150,21 @@ class ConsoleApp(App[None]):
 
     def open_eval(self, eval_id: str) -> None:
         self.open_detail("eval", eval_id)
+
+    def action_plan(self) -> None:
+        """Pick a job file, see its plan, run it (the plan screen)."""
+        self.open_plan()
+
+    def open_plan(self, path: str | None = None, job_id: str | None = None) -> None:
+        cls = _screen_class("plan", "PlanScreen")
+        if cls is None:
+            self.push_screen(PlaceholderScreen("Plan"))
+        else:
+            self.push_screen(cls(path=path, job_id=job_id))  # type: ignore[call-arg]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # --read-only hides every way to change the cluster
+        return not (action == "plan" and self.read_only)
 
     async def action_back(self) -> None:
         handler = getattr(self.screen, "key_escape", None)
