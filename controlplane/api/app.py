@@ -17,7 +17,17 @@ from starlette.routing import Route
 
 from controlplane.errors import NomadError
 
-from . import client_fs, deployments, internal, jobs, resources, status
+from . import (
+    client_actions,
+    client_fs,
+    deployments,
+    events,
+    internal,
+    jobs,
+    node_actions,
+    resources,
+    status,
+)
 
 if TYPE_CHECKING:
     from controlplane.agent.agent import Agent
@@ -34,8 +44,12 @@ SERVER_ROUTES = [
     Route("/v1/nodes", resources.nodes_list, methods=READ),
     Route("/v1/node/{node_id}", resources.node_item, methods=READ),
     Route("/v1/node/{node_id}/allocations", resources.node_allocations, methods=READ),
+    Route("/v1/node/{node_id}/eligibility", node_actions.eligibility, methods=WRITE),
+    Route("/v1/node/{node_id}/drain", node_actions.drain, methods=WRITE),
     Route("/v1/allocations", resources.allocs_list, methods=READ),
     Route("/v1/allocation/{alloc_id}", resources.alloc_item, methods=READ),
+    Route("/v1/allocation/{alloc_id}/stop", node_actions.alloc_stop, methods=WRITE),
+    Route("/v1/event/stream", events.stream, methods=READ),
     Route("/v1/evaluations", resources.evals_list, methods=READ),
     Route("/v1/evaluation/{eval_id}", resources.eval_item, methods=READ),
     Route("/v1/evaluation/{eval_id}/allocations", resources.eval_allocations, methods=READ),
@@ -61,6 +75,8 @@ AGENT_ROUTES = [
     Route("/v1/agent/self", status.agent_self, methods=READ),
     Route("/v1/agent/health", status.agent_health, methods=READ),
     Route("/v1/client/fs/logs/{alloc_id}", client_fs.logs, methods=READ),
+    Route("/v1/client/allocation/{alloc_id}/restart", client_actions.restart, methods=WRITE),
+    Route("/v1/client/allocation/{alloc_id}/signal", client_actions.signal, methods=WRITE),
 ]
 
 

@@ -13,6 +13,8 @@ Client status, from the task states (a failed task wins):
     all tasks dead        -> complete "All tasks have completed"
 
 When one task fails, its siblings are killed ("Sibling Task Failed").
+Operators restart tasks in place ("Restart Signaled") or signal them
+through `restart` / `signal` (the client allocation endpoints).
 
 Deployment health: while the allocation belongs to a deployment whose group
 tracks health (health.py), task changes feed a HealthTracker and a watcher
@@ -32,6 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from controlplane.drivers.base import Driver, TaskHandle
+from controlplane.errors import NotFound, ValidationError
 from controlplane.structs import (
     Allocation,
     AllocClientUpdate,
@@ -48,6 +51,10 @@ from .task_runner import TaskRunner
 from .wiretime import rfc3339, unix_nanos
 
 log = logging.getLogger(__name__)
+
+# operator actions (restart / signal endpoints)
+RESTART_SIGNALED = "Restart Signaled"
+SIGNALING = "Signaling"
 
 DESCRIPTIONS = {
     AllocClientStatus.PENDING: "No tasks have started",
@@ -190,6 +197,52 @@ class AllocRunner:
         self._stop_health(killed=True)
         for tr in self._tasks.values():
             tr.kill()
+
+    def restart(self, task: str = "", all_tasks: bool = False) -> list[str]:
+        """Restart `task` (or every running task) in place; returns the names.
+
+        NotFound for an unknown task, ValidationError when nothing is running.
+        """
+        runners = self._select(task)
+        if task:
+            reason = "User requested task to restart"
+        elif all_tasks:
+            reason = "User requested all tasks to restart"
+        else:
+            reason = "User requested running tasks to restart"
+        event = TaskEvent(
+            type=RESTART_SIGNALED,
+            time=unix_nanos(self._clock()),
+            message=reason,
+            display_message=reason,
+            restart_reason=reason,
+        )
+        done = [tr.name for tr in runners if tr.restart(event)]
+        if not done:
+            raise ValidationError("Task not running")
+        return done
+
+    def signal(self, signal: str, task: str = "") -> list[str]:
+        """Send `signal` to `task` (or every running task); returns the names."""
+        event = TaskEvent(
+            type=SIGNALING,
+            time=unix_nanos(self._clock()),
+            message="Task being sent a signal",
+            display_message=f"Task being sent signal {signal}",
+            details={"signal": signal},
+        )
+        done = [tr.name for tr in self._select(task) if tr.signal(signal, event)]
+        if not done:
+            raise ValidationError("Task not running")
+        return done
+
+    def _select(self, task: str) -> list[TaskRunner]:
+        if not task:
+            return list(self._tasks.values())
+        tr = self._tasks.get(task)
+        if tr is None:
+            raise NotFound(f"Could not find task runner for task: {task}")
+        return [tr]
 
     def wait(self, timeout: float | None = None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout

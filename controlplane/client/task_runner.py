@@ -21,6 +21,9 @@ Lifecycle (task states in capitals, events in quotes):
     kill() at any point: "Killing" -> driver.stop -> "Terminated" ->
     "Killed" -> DEAD (not failed); a task not running goes straight to
     "Killed". A setup failure ("Setup Failure") is DEAD (failed).
+
+    restart() while RUNNING: "Restart Signaled" -> driver.stop -> "Terminated"
+    -> "Restarting" (no delay, not counted by the restart policy) -> start.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ class TaskRunner:
         self._lock = threading.Lock()
         self._state = TaskState(state=TaskStateValue.PENDING)
         self._kill = threading.Event()
+        self._restart = threading.Event()  # operator restart of the running task
         self._done = threading.Event()
         self._handle: TaskHandle | None = None
         self._thread: threading.Thread | None = None
@@ -132,6 +136,30 @@ class TaskRunner:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the runner finished; True when it did."""
         return self._done.wait(timeout)
+
+    def restart(self, event: TaskEvent) -> bool:
+        """Stop the running task and start it again in place; False when it is
+        not running (nothing to restart). `event` ("Restart Signaled") first."""
+        with self._lock:
+            running = self._state.state == TaskStateValue.RUNNING
+        if not running or self._handle is None or self._kill.is_set() or self._done.is_set():
+            return False
+        self._emit(event)
+        self._restart.set()
+        return True
+
+    def signal(self, signal: str, event: TaskEvent) -> bool:
+        """Send `signal` to the running task; False when it is not running.
+        Raises DriverError when the driver cannot signal tasks."""
+        handle, driver = self._handle, self.driver
+        if handle is None or driver is None or self._done.is_set():
+            return False
+        send = getattr(driver, "signal", None)
+        if send is None:
+            raise DriverError(f'driver "{self.task.driver}" does not support sending signals')
+        self._emit(event)
+        send(handle, signal)
+        return True
 
     def update(self, alloc: Allocation) -> None:
         """A newer version of the allocation (in-place update): keep it for env/hooks."""
@@ -261,6 +289,10 @@ class TaskRunner:
                 result = self._run_started(ctx, driver, handle)
                 if result is None:  # killed while running
                     return
+                if self._restart.is_set():
+                    self._restart.clear()
+                    self._restart_signaled()
+                    continue
                 self.tracker.set_exit_result(result)
 
             decision, delay_s = self.tracker.next_restart()
@@ -292,6 +324,21 @@ class TaskRunner:
                 ),
             )
             return
+
+    def _restart_signaled(self) -> None:
+        """An operator restart: start again now; the restart policy is not consulted."""
+        with self._lock:
+            restarts = self._state.restarts + 1
+        self._emit(
+            self._event(
+                TaskEventType.RESTARTING,
+                "Task restarting in 0s",
+                restart_reason="User requested restart",
+            ),
+            state=TaskStateValue.PENDING,
+            restarts=restarts,
+            last_restart=rfc3339(self._clock()),
+        )
 
     def _prestart(self, ctx: TaskHookContext) -> bool:
         ctx.alloc = self.alloc
@@ -375,6 +422,9 @@ class TaskRunner:
             if self._kill.is_set():
                 self._kill_running(ctx, driver, handle)
                 return None
+            if self._restart.is_set():
+                result = self._stop_for_restart(driver, handle)
+                break
             try:
                 result = driver.wait(handle, timeout=self.poll_s)
             except DriverError as exc:
@@ -403,6 +453,17 @@ class TaskRunner:
         except Exception:
             log.exception("driver destroy failed alloc_id=%s task=%s", self.alloc.id, self.name)
         self._set_handle(None)
+
+    def _stop_for_restart(self, driver: Driver, handle: TaskHandle) -> ExitResult:
+        timeout_s = (
+            self.task.kill_timeout / 1e9 if self.task.kill_timeout else DEFAULT_KILL_TIMEOUT_S
+        )
+        try:
+            driver.stop(handle, timeout_s, self.task.kill_signal or "SIGTERM")
+            result = driver.wait(handle, timeout=timeout_s + 5.0)
+        except Exception as exc:
+            return ExitResult(exit_code=-1, err=str(exc))
+        return result or ExitResult(exit_code=-1, err="task did not exit for its restart")
 
     def _kill_running(self, ctx: TaskHookContext, driver: Driver, handle: TaskHandle) -> None:
         timeout_s = (

@@ -5,6 +5,8 @@ raises (a raising apply wedges pysyncobj) and never blocks: every handler
 decodes, makes store calls, and returns a result value. Errors come back as
 `ApplyResult(error=...)` to the submitter only. Observers (eval broker,
 blocked evals) hear about changes through `listeners`, which must not block.
+Every successfully applied entry also publishes its events to `events` (the
+event stream's ring buffer), on every server.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import msgspec
 
 from controlplane.state import StateStore
+from controlplane.state.events import EventBuffer, entry_events
 from controlplane.structs import Deployment, DeploymentStatusUpdate, Evaluation
 
 from . import messages as m
@@ -45,6 +48,7 @@ class FSM:
     def __init__(self, store: StateStore) -> None:
         self.store = store
         self.listeners: list[FSMListener] = []
+        self.events = EventBuffer()
         self._handlers: dict[m.MsgType, Callable[[int, Any], ApplyResult]] = {
             m.MsgType.NOOP: lambda i, p: ApplyResult(index=i),
             m.MsgType.JOB_REGISTER: self._job_register,
@@ -57,12 +61,19 @@ class FSM:
             m.MsgType.DEPLOYMENT_UPDATE: self._deployment_update,
             m.MsgType.ALLOC_HEALTH: self._alloc_health,
             m.MsgType.JOB_STABLE: self._job_stable,
+            # node / alloc operator actions
+            m.MsgType.NODE_ELIGIBILITY: self._node_eligibility,
+            m.MsgType.NODE_DRAIN: self._node_drain,
+            m.MsgType.ALLOC_DESIRED_TRANSITION: self._alloc_desired_transition,
         }
 
     def apply(self, index: int, msg_type: int, payload: bytes) -> ApplyResult:
         try:
             mt = m.MsgType(msg_type)
-            result = self._handlers[mt](index, m.decode(mt, payload))
+            msg = m.decode(mt, payload)
+            result = self._handlers[mt](index, msg)
+            if not result.error:
+                self._publish_events(index, mt, msg)
         except Exception as exc:  # never let an entry wedge the log
             log.exception("fsm: failed to apply entry index=%d type=%s", index, msg_type)
             result = ApplyResult(index=index, error=f"failed to apply: {exc}", error_status=500)
@@ -196,6 +207,46 @@ class FSM:
             return ApplyResult(index=index, error="job version not found", error_status=404)
         job = self.store.job_by_id(p.namespace, p.job_id)
         return ApplyResult(index=index, data={"JobModifyIndex": job.modify_index if job else 0})
+
+    # -- node / alloc operator actions -------------------------------------
+    def _node_eligibility(self, index: int, p: m.NodeEligibility) -> ApplyResult:
+        node = self.store.update_node_eligibility(index, p.node_id, p.eligibility, p.now)
+        if node is None:
+            return ApplyResult(index=index, error="node not found", error_status=404)
+        if p.evals:
+            self.store.upsert_evals(index, p.evals)
+            self._evals_upserted(p.evals)
+        if p.eligibility == "eligible":
+            self._capacity_changed()
+        return ApplyResult(index=index)
+
+    def _node_drain(self, index: int, p: m.NodeDrain) -> ApplyResult:
+        node = self.store.update_node_drain(
+            index, p.node_id, p.drain_strategy, p.mark_eligible, p.complete, p.meta, p.now
+        )
+        if node is None:
+            return ApplyResult(index=index, error="node not found", error_status=404)
+        if p.evals:
+            self.store.upsert_evals(index, p.evals)
+            self._evals_upserted(p.evals)
+        if node.scheduling_eligibility == "eligible" and not node.drain:
+            self._capacity_changed()
+        return ApplyResult(index=index)
+
+    def _alloc_desired_transition(self, index: int, p: m.AllocDesiredTransition) -> ApplyResult:
+        self.store.update_alloc_desired_transitions(index, p.transitions, p.modify_time)
+        if p.evals:
+            self.store.upsert_evals(index, p.evals)
+            self._evals_upserted(p.evals)
+        return ApplyResult(index=index)
+
+    # -- events ----------------------------------------------------------
+    def _publish_events(self, index: int, mt: m.MsgType, msg: Any) -> None:
+        # An event failure must not turn an applied entry into an error.
+        try:
+            self.events.publish(index, entry_events(mt.name, msg, self.store, index))
+        except Exception:
+            log.exception("fsm: building events failed index=%d type=%s", index, mt.name)
 
     # -- listeners -------------------------------------------------------
     def _evals_upserted(self, evals: list[Evaluation]) -> None:

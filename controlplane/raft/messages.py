@@ -9,6 +9,7 @@ FSM, so every replica applies identical values.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 import msgspec
 
@@ -17,6 +18,7 @@ from controlplane.structs import (
     AllocClientUpdate,
     Deployment,
     DeploymentStatusUpdate,
+    DesiredTransition,
     Evaluation,
     Job,
     Node,
@@ -36,6 +38,10 @@ class MsgType(IntEnum):
     DEPLOYMENT_UPDATE = 8
     ALLOC_HEALTH = 9
     JOB_STABLE = 10
+    # -- node / alloc operator actions (node_actions.py, drainer.py) --
+    NODE_ELIGIBILITY = 11
+    NODE_DRAIN = 12
+    ALLOC_DESIRED_TRANSITION = 13
 
 
 class Noop(Struct, frozen=True):
@@ -127,6 +133,38 @@ class AllocHealth(Struct, frozen=True):
     evals: list[Evaluation] = msgspec.field(default_factory=list)
 
 
+class NodeEligibility(Struct, frozen=True):
+    node_id: str
+    eligibility: str
+    now: str = ""
+    evals: list[Evaluation] = msgspec.field(default_factory=list)
+
+
+class NodeDrain(Struct, frozen=True):
+    """Set (strategy given), cancel (None) or complete (`complete`) a node drain.
+
+    `drain_strategy` is the wire DrainStrategy: {Deadline, IgnoreSystemJobs,
+    ForceDeadline, StartedAt}; `mark_eligible` makes the node eligible again
+    when the drain ends.
+    """
+
+    node_id: str
+    drain_strategy: dict[str, Any] | None = None
+    mark_eligible: bool = False
+    complete: bool = False
+    meta: dict[str, str] | None = None
+    now: str = ""
+    evals: list[Evaluation] = msgspec.field(default_factory=list)
+
+
+class AllocDesiredTransition(Struct, frozen=True):
+    """Operator or drainer transitions (Migrate) for allocs, with their evals."""
+
+    transitions: dict[str, DesiredTransition]
+    evals: list[Evaluation] = msgspec.field(default_factory=list)
+    modify_time: int = 0
+
+
 PAYLOADS: dict[MsgType, type[Struct]] = {
     MsgType.NOOP: Noop,
     MsgType.JOB_REGISTER: JobRegister,
@@ -139,6 +177,9 @@ PAYLOADS: dict[MsgType, type[Struct]] = {
     MsgType.DEPLOYMENT_UPDATE: DeploymentUpdate,
     MsgType.ALLOC_HEALTH: AllocHealth,
     MsgType.JOB_STABLE: JobStable,
+    MsgType.NODE_ELIGIBILITY: NodeEligibility,
+    MsgType.NODE_DRAIN: NodeDrain,
+    MsgType.ALLOC_DESIRED_TRANSITION: AllocDesiredTransition,
 }
 
 _encoder = msgspec.msgpack.Encoder()

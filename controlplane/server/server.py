@@ -32,6 +32,7 @@ from controlplane.structs import AllocClientUpdate, Evaluation, Job, Node
 
 from .blocked_evals import BlockedEvals
 from .deployment_watcher import DeploymentWatcher
+from .drainer import NodeDrainer
 from .eval_broker import EvalBroker
 from .heartbeats import Heartbeats, node_update_evals, rfc3339_now
 from .leader import LeadershipMonitor
@@ -70,6 +71,7 @@ class Server(FSMListener):
             failover_grace_s=cfg.failover_grace_s,
         )
         self.deployments = DeploymentWatcher(self.raft, self.store)
+        self.drainer = NodeDrainer(self.raft, self.store)
         self._workers: list[Worker] = []
         self._leadership = LeadershipMonitor(self.raft.is_leader, self._gain, self._lose)
         self._leadership.start()
@@ -97,8 +99,10 @@ class Server(FSMListener):
             w.start()
         self.heartbeats.start()
         self.deployments.start()
+        self.drainer.start()
 
     def _lose(self) -> None:
+        self.drainer.stop()
         self.deployments.stop()
         self.heartbeats.stop()
         for w in self._workers:

@@ -19,6 +19,7 @@ from controlplane.structs import (
     AllocClientUpdate,
     AllocDeploymentStatus,
     Deployment,
+    DesiredTransition,
     Evaluation,
     Job,
     Node,
@@ -50,6 +51,11 @@ def job_spec(job: Job) -> dict[str, Any]:
     for k in _NON_SPEC_FIELDS:
         data.pop(k, None)
     return data
+
+
+def _set_fields(t: DesiredTransition) -> dict[str, Any]:
+    """A transition's fields by attribute name (for merging non-None ones)."""
+    return {f: getattr(t, f) for f in t.__struct_fields__}
 
 
 def _placed(dep: Deployment, alloc: Allocation) -> Deployment:
@@ -183,6 +189,7 @@ class StateStore(_Indexed):
                     drain=old.drain,
                     drain_strategy=old.drain_strategy,
                     scheduling_eligibility=old.scheduling_eligibility,
+                    last_drain=old.last_drain,
                 )
             self._t.nodes[node.id] = stored
             self._bump(index, "nodes")
@@ -208,6 +215,81 @@ class StateStore(_Indexed):
             )
             self._bump(index, "nodes")
             return True
+
+    # -- node operator actions (eligibility, drain) -------------------------
+    def update_node_eligibility(
+        self, index: int, node_id: str, eligibility: str, now: str
+    ) -> Node | None:
+        with self.lock:
+            old = self._t.nodes.get(node_id)
+            if old is None:
+                return None
+            events = list(old.events or [])
+            if old.scheduling_eligibility != eligibility:
+                msg = (
+                    "Node marked as eligible for scheduling"
+                    if eligibility == "eligible"
+                    else "Node marked as ineligible for scheduling"
+                )
+                events.append(
+                    NodeEvent(message=msg, subsystem="Cluster", timestamp=now, create_index=index)
+                )
+            new = old.replace(
+                scheduling_eligibility=eligibility, modify_index=index, events=events[-10:]
+            )
+            self._t.nodes[node_id] = new
+            self._bump(index, "nodes")
+            return new
+
+    def update_node_drain(
+        self,
+        index: int,
+        node_id: str,
+        strategy: dict[str, Any] | None,
+        mark_eligible: bool,
+        complete: bool,
+        meta: dict[str, str] | None,
+        now: str,
+    ) -> Node | None:
+        """Start / update (strategy), cancel (None) or complete a drain.
+
+        A draining node is ineligible; when the drain ends it stays
+        ineligible unless `mark_eligible`. LastDrain records the outcome.
+        """
+        with self.lock:
+            old = self._t.nodes.get(node_id)
+            if old is None:
+                return None
+            last = dict(old.last_drain or {})
+            eligibility = old.scheduling_eligibility
+            if strategy is not None:
+                msg = "Node drain strategy updated" if old.drain else "Node drain strategy set"
+                if not old.drain:
+                    last = {"StartedAt": strategy.get("StartedAt") or now, "AccessorID": ""}
+                last.update(Status="draining", UpdatedAt=now, Meta=meta)
+                eligibility = "ineligible"
+            else:
+                msg = "Node drain complete" if complete else "Node drain disabled"
+                if old.drain:
+                    last.update(Status="complete" if complete else "canceled", UpdatedAt=now)
+                if mark_eligible:
+                    eligibility = "eligible"
+            events = list(old.events or [])
+            if old.drain or strategy is not None:
+                events.append(
+                    NodeEvent(message=msg, subsystem="Drain", timestamp=now, create_index=index)
+                )
+            new = old.replace(
+                drain=strategy is not None,
+                drain_strategy=strategy,
+                scheduling_eligibility=eligibility,
+                last_drain=last or None,
+                modify_index=index,
+                events=events[-10:],
+            )
+            self._t.nodes[node_id] = new
+            self._bump(index, "nodes")
+            return new
 
     # -- evaluations -----------------------------------------------------
     def upsert_evals(self, index: int, evals: Iterable[Evaluation]) -> None:
@@ -287,6 +369,29 @@ class StateStore(_Indexed):
                 self._t.allocs[u.id] = new
                 changed.append(new)
                 self._count_health(index, old, new)
+            self._bump(index, "allocs")
+        return changed
+
+    def update_alloc_desired_transitions(
+        self, index: int, transitions: dict[str, DesiredTransition], modify_time: int
+    ) -> list[Allocation]:
+        """Merge operator / drainer transitions (Migrate) into allocs."""
+        changed = []
+        with self.lock:
+            for alloc_id, t in transitions.items():
+                old = self._t.allocs.get(alloc_id)
+                if old is None:
+                    continue
+                merged = old.desired_transition.replace(
+                    **{k: v for k, v in _set_fields(t).items() if v is not None}
+                )
+                new = old.replace(
+                    desired_transition=merged,
+                    modify_index=index,
+                    modify_time=modify_time or old.modify_time,
+                )
+                self._t.allocs[alloc_id] = new
+                changed.append(new)
             self._bump(index, "allocs")
         return changed
 

@@ -82,6 +82,8 @@ class Node(Struct, frozen=True):
     status_updated_at: int = 0
     events: list[NodeEvent] | None = None
     drivers: dict[str, DriverInfo] = msgspec.field(default_factory=dict)
+    # DrainMetadata of the last drain: {StartedAt, UpdatedAt, Status, AccessorID, Meta}
+    last_drain: dict[str, Any] | None = None
     computed_class: str = ""
     create_index: int = 0
     modify_index: int = 0

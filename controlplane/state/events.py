@@ -1,0 +1,323 @@
+"""Event stream data: events derived from applied Raft entries, the ring
+buffer subscribers read them from, and subscription filters (API.md §2.8).
+
+The FSM publishes one batch per applied entry, in the Raft thread, so
+building one must stay cheap: the objects an entry changed are found by ID
+from its payload and kept only when their ModifyIndex is the entry's index;
+events hold references to the frozen structs and their JSON is encoded at
+send time, once per event. As in Nomad, an event's Type comes from the
+message, for every object the message changed (a job registration's eval is
+a "JobRegistered" event of topic Evaluation; a plan's allocs are
+"PlanResult" events). Nothing here blocks or talks to the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from controlplane.structs import Allocation, Deployment, Evaluation, Job, Node, Struct
+
+EVENT_BUFFER_SIZE = 4096
+"""Applied entries (event batches) kept for `?index=` resumption."""
+
+# Raft message type name -> the Type of the events its entry produces.
+EVENT_TYPES: dict[str, str] = {
+    "JOB_REGISTER": "JobRegistered",
+    "JOB_DEREGISTER": "JobDeregistered",
+    "NODE_REGISTER": "NodeRegistration",
+    "NODE_STATUS": "NodeStreamEvent",
+    "EVAL_UPSERT": "EvaluationUpdated",
+    "PLAN_APPLY": "PlanResult",
+    "ALLOC_CLIENT_UPDATE": "AllocationUpdated",
+    "DEPLOYMENT_UPDATE": "DeploymentStatusUpdate",
+    "ALLOC_HEALTH": "DeploymentAllocHealth",
+    # Nomad reports eligibility changes as NodeDrain events too.
+    "NODE_ELIGIBILITY": "NodeDrain",
+    "NODE_DRAIN": "NodeDrain",
+    "ALLOC_DESIRED_TRANSITION": "AllocationUpdateDesiredStatus",
+}
+TYPE_DEPLOYMENT_PROMOTION = "DeploymentPromotion"
+
+_encoder = msgspec.json.Encoder()
+
+
+class Event:
+    """One change to one object; `payload` is the stored frozen struct."""
+
+    __slots__ = ("_json", "filter_keys", "index", "key", "namespace", "payload", "topic", "type")
+
+    def __init__(
+        self,
+        topic: str,
+        type_: str,
+        key: str,
+        namespace: str,
+        filter_keys: tuple[str, ...] | None,
+        index: int,
+        payload: Struct,
+    ) -> None:
+        self.topic = topic
+        self.type = type_
+        self.key = key
+        self.namespace = namespace
+        self.filter_keys = filter_keys
+        self.index = index
+        self.payload = payload
+        self._json: bytes | None = None
+
+    def wire_payload(self) -> dict[str, Any]:
+        p = self.payload
+        if isinstance(p, Allocation):
+            # as Nomad: the embedded job would dwarf the event
+            return {"Allocation": p.replace(job=None)}
+        if isinstance(p, Node):
+            return {"Node": p.replace(secret_id="")}
+        if isinstance(p, Evaluation):
+            return {"Evaluation": p}
+        return {self.topic: p}
+
+    def to_json(self) -> bytes:
+        """The event as Nomad encodes it (cached: every subscriber sends the same bytes)."""
+        if self._json is None:
+            self._json = _encoder.encode(
+                {
+                    "Topic": self.topic,
+                    "Type": self.type,
+                    "Key": self.key,
+                    "Namespace": self.namespace,
+                    "FilterKeys": list(self.filter_keys) if self.filter_keys is not None else None,
+                    "Index": self.index,
+                    "Payload": self.wire_payload(),
+                }
+            )
+        return self._json
+
+    def __repr__(self) -> str:
+        return f"Event({self.topic}/{self.type} key={self.key} index={self.index})"
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    index: int
+    events: tuple[Event, ...]
+
+
+def encode_batch(index: int, events: Iterable[Event]) -> bytes:
+    """One NDJSON line: `{"Index": N, "Events": [...]}` and a newline."""
+    body = b",".join(e.to_json() for e in events)
+    return b'{"Index":%d,"Events":[%s]}\n' % (index, body)
+
+
+# -- deriving events from an applied entry ----------------------------------
+
+
+def entry_events(msg_name: str, payload: Any, store: Any, index: int) -> list[Event]:
+    """Events for the objects entry `index` (message `msg_name`) changed in `store`.
+
+    `store` is the StateStore the entry was just applied to (read without
+    copying: only the Raft thread writes it).
+    """
+    etype = EVENT_TYPES.get(msg_name)
+    if etype is None:
+        return []
+    if msg_name == "DEPLOYMENT_UPDATE" and getattr(payload, "promote", False):
+        etype = TYPE_DEPLOYMENT_PROMOTION
+    t = _Touched()
+    t.collect(payload)
+    events: list[Event] = []
+    for ns, job_id in t.jobs:
+        job = store.job_by_id(ns, job_id)
+        if job is not None and job.modify_index == index:
+            events.append(Event("Job", etype, job.id, job.namespace, None, index, job))
+    for node_id in t.nodes:
+        node = store.node_by_id(node_id)
+        if node is not None and node.modify_index == index:
+            events.append(Event("Node", etype, node.id, "", None, index, node))
+    allocs: list[Allocation] = []
+    for alloc_id in t.allocs:
+        alloc = store.alloc_by_id(alloc_id)
+        if alloc is not None and alloc.modify_index == index:
+            allocs.append(alloc)
+            if alloc.deployment_id:
+                t.deployments.setdefault(alloc.deployment_id, None)
+    for dep_id in t.deployments:
+        dep = store.deployment_by_id(dep_id)
+        if dep is not None and dep.modify_index == index:
+            events.append(
+                Event("Deployment", etype, dep.id, dep.namespace, (dep.job_id,), index, dep)
+            )
+    for alloc in allocs:
+        keys = (alloc.job_id, alloc.deployment_id)
+        events.append(Event("Allocation", etype, alloc.id, alloc.namespace, keys, index, alloc))
+    for eval_id in t.evals:
+        ev = store.eval_by_id(eval_id)
+        if ev is not None and ev.modify_index == index:
+            keys = (ev.job_id, ev.deployment_id)
+            events.append(Event("Evaluation", etype, ev.id, ev.namespace, keys, index, ev))
+    return events
+
+
+class _Touched:
+    """IDs of the objects a message may change, read off its payload fields.
+
+    Dicts keep first-seen order and drop duplicates.
+    """
+
+    def __init__(self) -> None:
+        self.jobs: dict[tuple[str, str], None] = {}
+        self.nodes: dict[str, None] = {}
+        self.allocs: dict[str, None] = {}
+        self.deployments: dict[str, None] = {}
+        self.evals: dict[str, None] = {}
+
+    def collect(self, p: Any) -> None:
+        for field in ("job", "revert_job"):
+            job = getattr(p, field, None)
+            if isinstance(job, Job):
+                self.jobs[(job.namespace, job.id)] = None
+        stable = getattr(p, "job_stable", None)
+        if stable is not None:
+            self.jobs[(stable.namespace, stable.job_id)] = None
+        if isinstance(getattr(p, "job_id", None), str) and hasattr(p, "namespace"):
+            self.jobs[(p.namespace, p.job_id)] = None
+        node = getattr(p, "node", None)
+        if isinstance(node, Node):
+            self.nodes[node.id] = None
+        if isinstance(getattr(p, "node_id", None), str):
+            self.nodes[p.node_id] = None
+        dep = getattr(p, "deployment", None)
+        if isinstance(dep, Deployment):
+            self.deployments[dep.id] = None
+        for u in getattr(p, "deployment_updates", None) or ():
+            self.deployments[u.deployment_id] = None
+        if isinstance(getattr(p, "deployment_id", None), str):
+            self.deployments[p.deployment_id] = None
+        for a in getattr(p, "allocs", None) or ():
+            self.allocs[a.id] = None
+        for u in getattr(p, "updates", None) or ():
+            self.allocs[u.id] = None
+        for field in ("healthy", "unhealthy", "transitions"):
+            for alloc_id in getattr(p, field, None) or ():
+                self.allocs[alloc_id] = None
+        ev = getattr(p, "eval", None)
+        if isinstance(ev, Evaluation):
+            self.evals[ev.id] = None
+        for e in getattr(p, "evals", None) or ():
+            self.evals[e.id] = None
+
+
+# -- subscription filters ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events a subscriber wants: topic -> keys ("*" is a wildcard for
+    both) and a namespace ("*" = all; events without one, like nodes, always pass)."""
+
+    topics: dict[str, frozenset[str]]
+    namespace: str = "default"
+
+    @classmethod
+    def all(cls, namespace: str = "default") -> EventFilter:
+        return cls({"*": frozenset({"*"})}, namespace)
+
+    def allows(self, ev: Event) -> bool:
+        if self.namespace != "*" and ev.namespace and ev.namespace != self.namespace:
+            return False
+        for topic in (ev.topic, "*"):
+            keys = self.topics.get(topic)
+            if not keys:
+                continue
+            if "*" in keys or ev.key in keys:
+                return True
+            if ev.filter_keys and any(k in keys for k in ev.filter_keys):
+                return True
+        return False
+
+    def select(self, events: Iterable[Event]) -> list[Event]:
+        return [e for e in events if self.allows(e)]
+
+
+# -- the ring buffer --------------------------------------------------------
+
+
+class EventBuffer:
+    """The last `size` event batches, for subscribers in any thread or loop.
+
+    `publish` (Raft thread) appends and wakes async waiters; a waiter is
+    registered under the same lock that `publish` takes, so no batch can
+    slip between a subscriber's read and its wait.
+    """
+
+    def __init__(self, size: int = EVENT_BUFFER_SIZE) -> None:
+        self._lock = threading.Lock()
+        self._batches: deque[EventBatch] = deque(maxlen=size)
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    @property
+    def latest(self) -> int:
+        """Index of the newest batch (0 when empty)."""
+        with self._lock:
+            return self._batches[-1].index if self._batches else 0
+
+    @property
+    def oldest(self) -> int:
+        with self._lock:
+            return self._batches[0].index if self._batches else 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._batches)
+
+    def publish(self, index: int, events: list[Event]) -> None:
+        if not events:
+            return
+        with self._lock:
+            self._batches.append(EventBatch(index, tuple(events)))
+            waiters, self._waiters = self._waiters, []
+        for loop, fut in waiters:
+            # RuntimeError: that subscriber's loop is already closed
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_resolve, fut)
+
+    def since(self, index: int) -> list[EventBatch]:
+        """Batches with Index >= `index`, oldest first (all that are left when
+        `index` is older than the buffer, as Nomad starts at the closest)."""
+        with self._lock:
+            out: list[EventBatch] = []
+            for batch in reversed(self._batches):
+                if batch.index < index:
+                    break
+                out.append(batch)
+        out.reverse()
+        return out
+
+    def waiter(self, after: int) -> asyncio.Future[None]:
+        """A future resolved once a batch newer than `after` is published
+        (already resolved if there is one). Call `discard` when done with it."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            newest = self._batches[-1].index if self._batches else 0
+            if newest > after:
+                fut.set_result(None)
+            else:
+                self._waiters.append((loop, fut))
+        return fut
+
+    def discard(self, fut: asyncio.Future[None]) -> None:
+        with self._lock:
+            self._waiters = [(lp, f) for lp, f in self._waiters if f is not fut]
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
