@@ -24,7 +24,10 @@ from textual.screen import Screen
 
 from nomadtui.client import NomadClient
 
+from . import watch
+from .config import ConsoleSettings, load_settings, startup_warnings
 from .messages import ConnectionChanged
+from .palette import JumpProvider
 from .screens.base import ConsoleScreen, ContextBar
 from .screens.help import HelpScreen
 from .screens.placeholder import PlaceholderScreen
@@ -81,6 +84,7 @@ class ConsoleApp(App[None]):
     .hidden { display: none; }
     """
     MODES = {command: _mode_factory(command) for command in VIEWS}
+    COMMANDS = App.COMMANDS | {JumpProvider}
     DEFAULT_MODE = "jobs"
     BINDINGS = [
         Binding("colon", "command_bar", "Command", key_display=":", id="app.command"),
@@ -91,15 +95,25 @@ class ConsoleApp(App[None]):
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
-    def __init__(self, client: NomadClient, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        client: NomadClient,
+        read_only: bool = False,
+        settings: ConsoleSettings | None = None,
+    ) -> None:
         super().__init__()
         self.client = client
         self.read_only = read_only
         self.connection_error = ""
+        self.settings = settings or ConsoleSettings()
+        self.theme = self.settings.theme
+        self.set_keymap(self.settings.keymap)
 
     # -- navigation --------------------------------------------------------
     def on_mount(self) -> None:
         self.mount(CommandBar([*list(VIEWS), "ns NAME", "q"]))
+        for warning in startup_warnings(self.settings):
+            self.notify(warning, severity="warning", timeout=10)
 
     def action_command_bar(self) -> None:
         bar = self.query_one(CommandBar)
@@ -238,8 +252,12 @@ class ConsoleApp(App[None]):
 
 def run_console(args: argparse.Namespace) -> int:
     """`nomadtui [--dev] [--read-only] [-address A]`: open the console."""
+    # flags > env > config file > defaults; a bad file stops here with one line
+    settings = load_settings(args)
+    # views read the blocking-query wait when they are imported (lazily, later)
+    watch.WAIT_S = settings.refresh_s
     agent = None
-    address = getattr(args, "address", None)
+    address = settings.address
     if getattr(args, "dev", False):
         from controlplane.agent.agent import start_dev_agent
 
@@ -251,12 +269,12 @@ def run_console(args: argparse.Namespace) -> int:
         address = f"http://{agent.config.http_addr}"
     client = NomadClient(
         address=address,
-        token=getattr(args, "token", None),
-        namespace=getattr(args, "namespace", None),
-        region=getattr(args, "region", None),
+        token=settings.token,
+        namespace=settings.namespace,
+        region=settings.region,
     )
     try:
-        ConsoleApp(client, read_only=getattr(args, "read_only", False)).run()
+        ConsoleApp(client, read_only=getattr(args, "read_only", False), settings=settings).run()
     finally:
         client.close()
         if agent is not None:

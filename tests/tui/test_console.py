@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from textual.command import CommandList
 from textual.pilot import Pilot
 
 from controlplane.agent.agent import Agent, start_dev_agent
@@ -72,4 +73,29 @@ async def test_console_says_when_no_agent_answers() -> None:
         await settle(pilot, lambda: bar.has_class("error"))
         text = str(bar.render())
         assert "cannot reach http://127.0.0.1:1" in text and "retrying" in text
+    client.close()
+
+
+async def test_palette_jumps_to_a_job_and_header_sorts(agent: Agent) -> None:
+    address = f"http://{agent.config.http_addr}"
+    _register(address, "zeta-job")
+    _register(address, "alpha-job")
+    client = NomadClient(address=address)
+    app = ConsoleApp(client)
+    opened: list[tuple[str, str]] = []
+    app.open_detail = lambda kind, *ids: opened.append((kind, *ids))  # type: ignore[method-assign]
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.query_one(ResourceTable)
+        await settle(pilot, lambda: {"zeta-job", "alpha-job"} <= set(table.row_keys))
+        # shift+I sorts by ID, again reverses
+        await pilot.press("I")
+        await settle(pilot, lambda: table.row_keys[0] == "alpha-job")
+        await pilot.press("I")
+        await settle(pilot, lambda: table.row_keys[-1] == "alpha-job")
+        await pilot.press("ctrl+p", *"zeta")
+        await settle(pilot, lambda: any(
+            "zeta-job" in str(o.prompt)
+            for lst in app.screen.query(CommandList) for o in lst.options))
+        await pilot.press("enter")
+        await settle(pilot, lambda: opened == [("job", "zeta-job")])
     client.close()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.events import Key
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
@@ -158,6 +159,20 @@ class ResourceScreen(ConsoleScreen):
     def on_data_table_row_selected(self, event: ResourceTable.RowSelected) -> None:
         if event.row_key.value is not None:
             self.open_item(str(event.row_key.value))
+
+    def on_data_table_header_selected(self, event: ResourceTable.HeaderSelected) -> None:
+        self.table.sort_by(str(event.column_key.value))
+
+    def on_key(self, event: Key) -> None:
+        # shift+letter sorts by the column whose title starts with it (k9s);
+        # G stays "bottom"
+        char = event.character or ""
+        if len(char) == 1 and char.isupper() and char != "G" and self.table.has_focus:
+            for column in self.table.shown:
+                if column.label.upper().startswith(char):
+                    self.table.sort_by(column.key)
+                    event.stop()
+                    return
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
