@@ -44,7 +44,7 @@ class AgentProcess:
     def address(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
-    def start(self) -> AgentProcess:
+    def start(self, wait: bool = True) -> AgentProcess:
         cmd = [
             sys.executable,
             "-m",
@@ -62,8 +62,12 @@ class AgentProcess:
             cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
         log.close()
-        wait_for(self._check_ready, timeout=30, what=f"agent on {self.address} ({self.log()})")
+        if wait:
+            self.wait_ready()
         return self
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        wait_for(self._check_ready, timeout=timeout, what=f"agent on {self.address} ({self.log()})")
 
     def _check_ready(self) -> bool:
         assert self.proc is not None

@@ -65,6 +65,8 @@ class Agent:
                     ),
                     num_workers=cfg.num_schedulers,
                     heartbeat_ttl_s=cfg.heartbeat_ttl_s,
+                    http_addr=cfg.http_addr,
+                    bootstrap_expect=cfg.bootstrap_expect,
                 )
             )
         self._start_http(sock)

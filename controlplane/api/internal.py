@@ -18,9 +18,13 @@ from controlplane.errors import ValidationError
 from controlplane.structs import AllocClientUpdate, Node, from_builtins
 
 from .common import get_ci, json_response, read_body, server_of
+from .forward import to_leader
 
 
 async def node_register(request: Request) -> Response:
+    forwarded = await to_leader(request)
+    if forwarded is not None:
+        return forwarded
     body = await read_body(request)
     try:
         node = from_builtins(get_ci(body, "Node"), Node)
@@ -31,6 +35,10 @@ async def node_register(request: Request) -> Response:
 
 
 async def node_heartbeat(request: Request) -> Response:
+    # the leader keeps the heartbeat timers
+    forwarded = await to_leader(request)
+    if forwarded is not None:
+        return forwarded
     body = await read_body(request)
     status = get_ci(body, "Status") or "ready"
     out = await server_of(request).node_heartbeat(request.path_params["node_id"], status)

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from controlplane import __version__
+from controlplane.structs import ServerMember
 
 from .common import agent_of, json_response, server_of
 
@@ -20,15 +21,14 @@ async def status_peers(request: Request) -> Response:
     return json_response(request, server_of(request).raft.peers())
 
 
-def _member(request: Request, rpc_addr: str, name: str, leader: bool = False) -> dict[str, Any]:
-    agent = agent_of(request)
-    cfg = agent.config
-    host, _, port = rpc_addr.rpartition(":")
+def _member(m: ServerMember, status: str) -> dict[str, Any]:
+    host, _, port = m.raft_addr.rpartition(":")
     return {
-        "Name": f"{name}.{cfg.region}",
+        "Name": f"{m.name}.{m.region}",
         "Addr": host,
-        "Port": cfg.serf_port,
-        "Status": "alive",
+        # Nomad reports its serf port here; ours is the RPC port + 1 by convention
+        "Port": int(port) + 1 if port.isdigit() else 0,
+        "Status": status,
         "ProtocolMin": 1,
         "ProtocolMax": 5,
         "ProtocolCur": 2,
@@ -37,29 +37,54 @@ def _member(request: Request, rpc_addr: str, name: str, leader: bool = False) ->
         "DelegateCur": 4,
         "Tags": {
             "role": "nomad",
-            "region": cfg.region,
-            "dc": cfg.datacenter,
-            "build": __version__,
+            "region": m.region,
+            "dc": m.datacenter,
+            "build": m.build or __version__,
             "port": port,
             "rpc_addr": host,
+            "http_addr": m.http_addr,
             "raft_vsn": "3",
-            "id": name,
+            "id": m.name,
             "vsn": "1",
             "mvn": "1",
-            "bootstrap": "1" if cfg.bootstrap_expect <= 1 else "0",
-            "expect": str(cfg.bootstrap_expect),
+            "bootstrap": "1" if m.bootstrap_expect <= 1 else "0",
+            "expect": str(m.bootstrap_expect),
         },
     }
+
+
+def _self_member(request: Request) -> ServerMember:
+    agent = agent_of(request)
+    cfg = agent.config
+    return ServerMember(
+        name=cfg.node_name,
+        raft_addr=server_of(request).raft.cfg.self_addr,
+        http_addr=cfg.http_addr,
+        region=cfg.region,
+        datacenter=cfg.datacenter,
+        build=__version__,
+        bootstrap_expect=cfg.bootstrap_expect,
+    )
 
 
 async def agent_members(request: Request) -> Response:
     agent = agent_of(request)
     server = server_of(request)
     cfg = agent.config
-    members = [_member(request, server.raft.cfg.self_addr, cfg.node_name)]
+    me = _self_member(request)
+    known = {m.raft_addr: m for m in server.store.servers()}
+    known[me.raft_addr] = me
     for peer in server.raft.peers():
-        if peer != server.raft.cfg.self_addr:
-            members.append(_member(request, peer, peer))
+        # a peer that has not announced itself yet still shows, by address
+        known.setdefault(
+            peer,
+            ServerMember(name=peer, raft_addr=peer, region=cfg.region, datacenter=cfg.datacenter),
+        )
+    status = server.raft.status()
+    members = []
+    for addr, m in sorted(known.items(), key=lambda kv: kv[1].name):
+        connected = addr == me.raft_addr or status.get(f"partner_node_status_server_{addr}") == 2
+        members.append(_member(m, "alive" if connected else "failed"))
     return json_response(
         request,
         {
@@ -78,7 +103,7 @@ async def agent_self(request: Request) -> Response:
     member: dict[str, Any] = {}
     if agent.server is not None:
         raft = agent.server.raft
-        member = _member(request, raft.cfg.self_addr, cfg.node_name)
+        member = _member(_self_member(request), "alive")
         st = raft.status()
         stats["nomad"] = {
             "server": "true",

@@ -60,6 +60,7 @@ class FSM:
             m.MsgType.ALLOC_CLIENT_UPDATE: self._alloc_client_update,
             m.MsgType.DEPLOYMENT_UPDATE: self._deployment_update,
             m.MsgType.ALLOC_HEALTH: self._alloc_health,
+            m.MsgType.SERVER_MEMBER: self._server_member,
             m.MsgType.JOB_STABLE: self._job_stable,
             # node / alloc operator actions
             m.MsgType.NODE_ELIGIBILITY: self._node_eligibility,
@@ -200,6 +201,10 @@ class FSM:
         if p.evals:
             self.store.upsert_evals(index, p.evals)
             self._evals_upserted(p.evals)
+        return ApplyResult(index=index)
+
+    def _server_member(self, index: int, p: m.ServerMemberMsg) -> ApplyResult:
+        self.store.upsert_server(index, p.member)
         return ApplyResult(index=index)
 
     def _job_stable(self, index: int, p: m.JobStable) -> ApplyResult:

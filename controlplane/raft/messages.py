@@ -22,6 +22,7 @@ from controlplane.structs import (
     Evaluation,
     Job,
     Node,
+    ServerMember,
     Struct,
 )
 
@@ -42,6 +43,7 @@ class MsgType(IntEnum):
     NODE_ELIGIBILITY = 11
     NODE_DRAIN = 12
     ALLOC_DESIRED_TRANSITION = 13
+    SERVER_MEMBER = 14
 
 
 class Noop(Struct, frozen=True):
@@ -165,6 +167,10 @@ class AllocDesiredTransition(Struct, frozen=True):
     modify_time: int = 0
 
 
+class ServerMemberMsg(Struct, frozen=True):
+    member: ServerMember
+
+
 PAYLOADS: dict[MsgType, type[Struct]] = {
     MsgType.NOOP: Noop,
     MsgType.JOB_REGISTER: JobRegister,
@@ -178,6 +184,7 @@ PAYLOADS: dict[MsgType, type[Struct]] = {
     MsgType.ALLOC_HEALTH: AllocHealth,
     MsgType.JOB_STABLE: JobStable,
     MsgType.NODE_ELIGIBILITY: NodeEligibility,
+    MsgType.SERVER_MEMBER: ServerMemberMsg,
     MsgType.NODE_DRAIN: NodeDrain,
     MsgType.ALLOC_DESIRED_TRANSITION: AllocDesiredTransition,
 }

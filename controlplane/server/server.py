@@ -9,13 +9,14 @@ this server leads (see leader.py).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from controlplane import jobspec
-from controlplane.errors import NotFound, ValidationError
+from controlplane import __version__, jobspec
+from controlplane.errors import NomadError, NotFound, ValidationError
 from controlplane.raft.fsm import FSMListener
 from controlplane.raft.messages import (
     AllocClientUpdateMsg,
@@ -25,10 +26,11 @@ from controlplane.raft.messages import (
     MsgType,
     NodeRegister,
     NodeStatus,
+    ServerMemberMsg,
 )
 from controlplane.raft.node import RaftConfig, RaftNode
 from controlplane.state import StateStore
-from controlplane.structs import AllocClientUpdate, Evaluation, Job, Node
+from controlplane.structs import AllocClientUpdate, Evaluation, Job, Node, ServerMember
 
 from .blocked_evals import BlockedEvals
 from .deployment_watcher import DeploymentWatcher
@@ -52,6 +54,8 @@ class ServerConfig:
     heartbeat_ttl_s: float = 10.0
     heartbeat_grace_s: float = 10.0
     failover_grace_s: float = 30.0
+    http_addr: str = ""
+    bootstrap_expect: int = 1
 
 
 class Server(FSMListener):
@@ -75,9 +79,40 @@ class Server(FSMListener):
         self._workers: list[Worker] = []
         self._leadership = LeadershipMonitor(self.raft.is_leader, self._gain, self._lose)
         self._leadership.start()
+        self._stopping = threading.Event()
+        threading.Thread(target=self._announce, name="announce", daemon=True).start()
 
     # -- lifecycle -------------------------------------------------------
+    def _announce(self) -> None:
+        """Record this server (its HTTP address above all) in the replicated state,
+        so followers can forward leader-only requests to the leader's API."""
+        cfg = self.cfg
+        member = ServerMember(
+            name=cfg.name,
+            raft_addr=cfg.raft.self_addr,
+            http_addr=cfg.http_addr,
+            region=cfg.region,
+            datacenter=cfg.datacenter,
+            build=__version__,
+            bootstrap_expect=cfg.bootstrap_expect,
+        )
+        current = self.store.server_by_raft_addr(cfg.raft.self_addr)
+        if current is not None and current.replace(create_index=0, modify_index=0) == member:
+            return
+        while not self._stopping.is_set():
+            try:
+                self.raft.submit(MsgType.SERVER_MEMBER, ServerMemberMsg(member=member), timeout=5)
+                return
+            except NomadError:
+                self._stopping.wait(0.5)
+
+    def leader_http_addr(self) -> str:
+        """The leader's HTTP address, "" when there is no leader (or it has not announced)."""
+        member = self.store.server_by_raft_addr(self.raft.leader_addr())
+        return member.http_addr if member is not None else ""
+
     def shutdown(self) -> None:
+        self._stopping.set()
         self._leadership.stop()
         self.raft.destroy()
 

@@ -15,6 +15,7 @@ from controlplane.structs import (
     Job,
     JobSummary,
     Node,
+    ServerMember,
     TaskGroupSummary,
 )
 
@@ -133,6 +134,12 @@ class Reads:
 
     def node_by_id(self, node_id: str) -> Node | None:
         return self._t.nodes.get(node_id)
+
+    def servers(self) -> list[ServerMember]:
+        return sorted(self._t.servers.values(), key=lambda m: m.name)
+
+    def server_by_raft_addr(self, raft_addr: str) -> ServerMember | None:
+        return self._t.servers.get(raft_addr)
 
     # -- allocations -----------------------------------------------------
     def allocs(self, namespace: str | None = None, prefix: str = "") -> list[Allocation]:

@@ -24,6 +24,7 @@ from controlplane.structs import (
     Job,
     Node,
     NodeEvent,
+    ServerMember,
     to_builtins,
 )
 
@@ -111,6 +112,7 @@ class StateStore(_Indexed):
                 evals=dict(t.evals),
                 allocs=dict(t.allocs),
                 deployments=dict(t.deployments),
+                servers=dict(t.servers),
             )
         return StateSnapshot(copied)
 
@@ -121,7 +123,7 @@ class StateStore(_Indexed):
 
     def restore(self, tables: Tables) -> None:
         with self.lock:
-            self._t = tables
+            self._t = tables.upgrade()
             self._rebuild_indexes()
         self.notifier.notify()
 
@@ -452,6 +454,15 @@ class StateStore(_Indexed):
         self._t.deployments[dep_id] = new
         self._bump(index, "deployments")
         return new
+
+    # -- servers ---------------------------------------------------------
+    def upsert_server(self, index: int, member: ServerMember) -> None:
+        with self.lock:
+            old = self._t.servers.get(member.raft_addr)
+            self._t.servers[member.raft_addr] = member.replace(
+                create_index=old.create_index if old else index, modify_index=index
+            )
+            self._bump(index, "servers")
 
     # -- job stability ---------------------------------------------------
     def set_job_stable(

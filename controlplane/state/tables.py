@@ -7,9 +7,9 @@ rebuilt by the store after a restore.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 
-from controlplane.structs import Allocation, Deployment, Evaluation, Job, Node
+from controlplane.structs import Allocation, Deployment, Evaluation, Job, Node, ServerMember
 
 JobKey = tuple[str, str]
 
@@ -27,6 +27,15 @@ class Tables:
     evals: dict[str, Evaluation] = field(default_factory=dict)
     allocs: dict[str, Allocation] = field(default_factory=dict)
     deployments: dict[str, Deployment] = field(default_factory=dict)
+    # raft address -> server (added after the first release: see upgrade())
+    servers: dict[str, ServerMember] = field(default_factory=dict)
+
+    def upgrade(self) -> Tables:
+        """Fill tables a snapshot from an older version did not have."""
+        for name, f in self.__dataclass_fields__.items():
+            if name not in self.__dict__ and f.default_factory is not MISSING:
+                self.__dict__[name] = f.default_factory()
+        return self
 
 
 JOB_VERSIONS_KEPT = 6

@@ -59,6 +59,7 @@ from .node import (
     NodeMemoryResources,
     NodeReservedResources,
     NodeResources,
+    ServerMember,
 )
 from .plan import (
     DeploymentStatusUpdate,
@@ -118,6 +119,7 @@ __all__ = [
     "Resources",
     "RestartPolicy",
     "SchedulerResult",
+    "ServerMember",
     "Service",
     "ServiceCheck",
     "Spread",

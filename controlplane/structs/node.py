@@ -105,3 +105,17 @@ class NodeListStub(Struct, frozen=True):
     drivers: dict[str, DriverInfo] | None = None
     create_index: int = 0
     modify_index: int = 0
+
+
+class ServerMember(Struct, frozen=True):
+    """A server of the region, as it announced itself (replicated)."""
+
+    name: str = ""
+    raft_addr: str = ""  # ip:port of its Raft / RPC listener
+    http_addr: str = ""  # ip:port of its HTTP API
+    region: str = "global"
+    datacenter: str = "dc1"
+    build: str = ""
+    bootstrap_expect: int = 1
+    create_index: int = 0
+    modify_index: int = 0
