@@ -13,11 +13,25 @@ from tests.waiting import wait_for
 
 
 def _job(job_id: str) -> dict[str, Any]:
-    return {"Job": {"ID": job_id, "TaskGroups": [{"Name": "g", "Count": 1, "Tasks": [{
-        "Name": "t", "Driver": "raw_exec",
-        "Config": {"command": "/bin/sh", "args": ["-c", "exec sleep 600"]},
-        "Resources": {"CPU": 20, "MemoryMB": 16},
-    }]}]}}
+    return {
+        "Job": {
+            "ID": job_id,
+            "TaskGroups": [
+                {
+                    "Name": "g",
+                    "Count": 1,
+                    "Tasks": [
+                        {
+                            "Name": "t",
+                            "Driver": "raw_exec",
+                            "Config": {"command": "/bin/sh", "args": ["-c", "exec sleep 600"]},
+                            "Resources": {"CPU": 20, "MemoryMB": 16},
+                        }
+                    ],
+                }
+            ],
+        }
+    }
 
 
 def _running(server: AgentProcess, job_id: str) -> list[dict[str, Any]]:
@@ -33,8 +47,17 @@ def test_three_servers_lose_their_leader(tmp_path: Path) -> None:
     join = ",".join(f"127.0.0.1:{p}" for p in rpc)
     servers = [
         AgentProcess(
-            ["-server", "-data-dir", str(tmp_path / f"s{i}"), "-node", f"s{i}",
-             "-bootstrap-expect", "3", "-retry-join", join],
+            [
+                "-server",
+                "-data-dir",
+                str(tmp_path / f"s{i}"),
+                "-node",
+                f"s{i}",
+                "-bootstrap-expect",
+                "3",
+                "-retry-join",
+                join,
+            ],
             tmp_path / f"s{i}.log",
             rpc_port=rpc[i],
         ).start(wait=False)
@@ -47,8 +70,9 @@ def test_three_servers_lose_their_leader(tmp_path: Path) -> None:
 
         def all_announced() -> list[dict[str, Any]] | None:
             members = httpx.get(f"{servers[0].address}/v1/agent/members").json()["Members"]
-            ok = len(members) == 3 and all(m["Status"] == "alive" and m["Tags"]["http_addr"]
-                                           for m in members)
+            ok = len(members) == 3 and all(
+                m["Status"] == "alive" and m["Tags"]["http_addr"] for m in members
+            )
             return members if ok else None
 
         members = wait_for(all_announced, what="three servers announced")
@@ -63,8 +87,15 @@ def test_three_servers_lose_their_leader(tmp_path: Path) -> None:
             return any(n["Status"] == "ready" for n in nodes)
 
         client = AgentProcess(
-            ["-client", "-data-dir", str(tmp_path / "client"), "-node", "worker",
-             "-servers", ",".join(f"127.0.0.1:{s.http_port}" for s in servers)],
+            [
+                "-client",
+                "-data-dir",
+                str(tmp_path / "client"),
+                "-node",
+                "worker",
+                "-servers",
+                ",".join(f"127.0.0.1:{s.http_port}" for s in servers),
+            ],
             tmp_path / "client.log",
             ready=registered,
         ).start()
@@ -95,7 +126,9 @@ def test_three_servers_lose_their_leader(tmp_path: Path) -> None:
         assert failover_s < 15
 
         # the new leader schedules; the client (whichever server it talked to) runs it
-        wait_for(lambda: _running(survivors[1], "after"), timeout=30, what="job placed after failover")
+        wait_for(
+            lambda: _running(survivors[1], "after"), timeout=30, what="job placed after failover"
+        )
         # the first task kept running: same allocation, never restarted
         still = _running(survivors[0], "before")
         assert [a["ID"] for a in still] == [before[0]["ID"]]
