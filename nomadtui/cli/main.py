@@ -27,6 +27,7 @@ from . import (
     node,
     server,
     status,
+    web,
 )
 from .context import CommandError, Context, Runtime, error_line
 
@@ -382,6 +383,43 @@ def build_parser() -> argparse.ArgumentParser:
     p = tree.command(evals, "status", "show one evaluation", eval.run_eval_status)
     _flag(p, "verbose", action="store_true", help="full IDs and absolute times")
     p.add_argument("eval", help="evaluation ID or prefix")
+
+    p = tree.command(
+        subs,
+        "web",
+        "serve the console in a web browser (textual-serve)",
+        web.run_web,
+        web.DESCRIPTION,
+    )
+    _flag(
+        p,
+        "host",
+        metavar="HOST",
+        default=web.DEFAULT_HOST,
+        help=f"address to listen on (default {web.DEFAULT_HOST}: this machine only)",
+    )
+    _flag(
+        p,
+        "port",
+        metavar="PORT",
+        type=int,
+        default=web.DEFAULT_PORT,
+        help=f"port to listen on (default {web.DEFAULT_PORT})",
+    )
+    _flag(
+        p,
+        "public-url",
+        metavar="URL",
+        default=None,
+        help="URL browsers use to reach it, when behind a proxy (default http://HOST:PORT)",
+    )
+    _flag(
+        p,
+        "read-only",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="the served console refuses every write",
+    )
 
     tree.command(subs, "version", "print the nomadtui version", agent.run_version)
     for name in ("serve", "agent"):

@@ -20,7 +20,7 @@ from typing import Any
 
 from textual.app import App
 from textual.binding import Binding
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from nomadtui.client import NomadClient
 
@@ -91,7 +91,7 @@ class ConsoleApp(App[None]):
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         Binding("escape", "back", "Back", show=False, id="app.back"),
         Binding("ctrl+r", "refresh", "Refresh", show=False, id="app.refresh"),
-        Binding("r", "plan", "Run/Plan", id="app.plan"),
+        Binding("r", "plan", "Run/Plan", show=False, id="app.plan"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
@@ -110,17 +110,14 @@ class ConsoleApp(App[None]):
         self.set_keymap(self.settings.keymap)
 
     # -- navigation --------------------------------------------------------
-    def on_mount(self) -> None:
-        self.mount(CommandBar([*list(VIEWS), "ns NAME", "q"]))
         for warning in startup_warnings(self.settings):
             self.notify(warning, severity="warning", timeout=10)
 
     def action_command_bar(self) -> None:
-        bar = self.query_one(CommandBar)
-        # the bar lives on the default screen: put it on the current one
-        if bar.screen is not self.screen:
-            bar.remove()
-            bar = CommandBar([*list(VIEWS), "ns NAME", "q"])
+        # one bar per screen: each mode keeps its own screen stack
+        bars = self.screen.query(CommandBar)
+        bar = bars.first() if bars else CommandBar([*VIEWS, "ns NAME", "q"])
+        if not bars:
             self.screen.mount(bar)
         bar.open()
 
@@ -177,8 +174,12 @@ class ConsoleApp(App[None]):
             self.push_screen(cls(path=path, job_id=job_id))  # type: ignore[call-arg]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # --read-only hides every way to change the cluster
-        return not (action == "plan" and self.read_only)
+        if action != "plan":
+            return True
+        # --read-only hides every way to change the cluster; a dialog or a plan
+        # screen already open keeps `r` for itself
+        busy = isinstance(self.screen, ModalScreen) or type(self.screen).__name__ == "PlanScreen"
+        return not (self.read_only or busy)
 
     async def action_back(self) -> None:
         handler = getattr(self.screen, "key_escape", None)
@@ -192,7 +193,9 @@ class ConsoleApp(App[None]):
         seen: set[str] = set()
         for key, active in self.screen.active_bindings.items():
             b = active.binding
-            if b.show and b.description and b.action not in seen and active.enabled:
+            # the screen's and the app's keys, not the widgets' internals
+            mine = active.node is self.screen or active.node is self
+            if mine and b.description and b.action not in seen and active.enabled:
                 seen.add(b.action)
                 keys.append((b.key_display or key, b.description))
         self.push_screen(HelpScreen(keys, list(VIEWS)))

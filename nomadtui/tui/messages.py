@@ -22,3 +22,12 @@ class ConnectionChanged(Message):
     def __init__(self, error: str) -> None:
         super().__init__()
         self.error = error
+
+
+class WatchFailed(Message):
+    """The server answered a watch with an error (not found, permission ...)."""
+
+    def __init__(self, source: str, error: str) -> None:
+        super().__init__()
+        self.source = source
+        self.error = error

@@ -3,7 +3,8 @@
 A Watch calls `fetch(index)` (an API client read with `?index=&wait=`) in a
 thread, and hands each new result to `on_data` — which must post a message,
 never touch widgets (it runs off the UI thread). Errors go to `on_error`
-with a growing back-off; the watch retries until stopped. Because the server
+with a growing back-off (an unreachable agent and a server's refusal alike);
+the watch retries until stopped. Because the server
 answers a blocking query as soon as the index moves, changes arrive within
 milliseconds without polling.
 """
@@ -30,7 +31,7 @@ class Watch:
         name: str,
         fetch: Callable[[int], Response],
         on_data: Callable[[Any], None],
-        on_error: Callable[[str], None] | None = None,
+        on_error: Callable[[NomadError], None] | None = None,
     ) -> None:
         self.name = name
         self._fetch = fetch
@@ -66,7 +67,7 @@ class Watch:
                 if self._stop.is_set():
                     return
                 if self._on_error is not None:
-                    self._on_error(str(exc))
+                    self._on_error(exc)
                 self._kick.wait(backoff)
                 self._kick.clear()
                 backoff = min(backoff * 2, 5.0)
@@ -74,7 +75,7 @@ class Watch:
             except Exception as exc:  # a bug must not kill the watch silently
                 log.exception("watch %s failed", self.name)
                 if self._on_error is not None:
-                    self._on_error(f"internal error: {exc}")
+                    self._on_error(NomadError(f"internal error: {exc}"))
                 self._kick.wait(backoff)
                 continue
             backoff = 0.5

@@ -62,6 +62,10 @@ async def test_jobs_view_updates_live(agent: Agent) -> None:
         await pilot.press("colon", *"jobs", "enter")
         await settle(pilot, lambda: app.current_mode == "jobs")
         assert app.screen.query_one(ResourceTable).row_keys == ["tui-job", "tui-job-2"]
+        # many switches in a row: each screen gets its own command bar
+        for view in ("nodes", "servers", "deploy", "evals", "jobs"):
+            await pilot.press("colon", *view, "enter")
+            await settle(pilot, lambda v=view: app.current_mode == v)
     client.close()
 
 

@@ -5,6 +5,10 @@ turns their data into widgets on the UI thread. A ResourceScreen adds a
 ResourceTable with `/` filter, sort (`s` cycles the sort column), `enter` to
 drill in and `c` to copy the selected ID. Subclasses say what to fetch and
 how a row looks.
+
+Textual calls `on_mount`, `on_unmount` and message handlers of EVERY class
+in a screen's inheritance chain: a subclass must not call super() for them,
+and should `message.prevent_default()` when it fully handles a DataChanged.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from textual.events import Key
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from nomadtui.client import NomadClient, Response
+from controlplane.errors import NomadError
+from nomadtui.client import AgentUnreachable, NomadClient, Response
 
-from ..messages import ConnectionChanged, DataChanged
+from ..messages import ConnectionChanged, DataChanged, WatchFailed
 from ..watch import Watch
 from ..widgets.resource_table import Column, ResourceTable, Row
 
@@ -45,6 +50,7 @@ class ConsoleScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.watches: list[Watch] = []
+        self._last_failure = ""
 
     @property
     def console(self) -> ConsoleApp:
@@ -67,7 +73,7 @@ class ConsoleScreen(Screen[None]):
             source,
             lambda index: fetch(client, index),
             on_data=lambda data: self._post(DataChanged(source, data)),
-            on_error=lambda err: self._post_app(ConnectionChanged(err)),
+            on_error=lambda err: self._failed(source, err),
         ).start()
         self.watches.append(watch)
         return watch
@@ -75,8 +81,18 @@ class ConsoleScreen(Screen[None]):
     def _post(self, message: DataChanged) -> None:
         self.post_message(message)
 
-    def _post_app(self, message: ConnectionChanged) -> None:
-        self.console.post_message(message)
+    def _failed(self, source: str, err: NomadError) -> None:
+        # no answer at all is the connection's problem; an answer that says
+        # no (not found, permission denied) is this view's
+        if isinstance(err, AgentUnreachable):
+            self.console.post_message(ConnectionChanged(str(err)))
+        else:
+            self.post_message(WatchFailed(source, str(err)))
+
+    def on_watch_failed(self, message: WatchFailed) -> None:
+        if message.error != self._last_failure:
+            self._last_failure = message.error
+            self.notify(f"{message.source}: {message.error}", severity="error", timeout=6)
 
     def start_watches(self) -> None:
         """Start this screen's watches (on mount, and again after `:ns`)."""
@@ -149,6 +165,7 @@ class ResourceScreen(ConsoleScreen):
     def on_data_changed(self, message: DataChanged) -> None:
         if message.source == self.SOURCE:
             self.table.set_rows(self.rows(message.data))
+            self._last_failure = ""
             self.console.connection_ok()
 
     def action_open(self) -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich.text import Text
+from textual.binding import Binding
 
 from nomadtui.cli.format import from_unix_nano, pretty_time_diff
 from nomadtui.client import NomadClient, Response
@@ -42,6 +43,7 @@ def job_type(job: dict[str, Any]) -> str:
 
 class JobsScreen(ResourceScreen):
     VIEW_TITLE = "Jobs"
+    BINDINGS = [Binding("r", "app.plan", "Run/Plan", id="jobs.plan")]
     SOURCE = "jobs"
     COLUMNS = (
         Column("id", "ID"),
