@@ -13,6 +13,7 @@ and should `message.prevent_default()` when it fully handles a DataChanged.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,6 +32,10 @@ from ..widgets.resource_table import Column, ResourceTable, Row
 
 if TYPE_CHECKING:
     from ..app import ConsoleApp
+
+
+RENDER_EVERY_S = 0.2
+"""A busy list redraws at most five times a second."""
 
 
 class ContextBar(Static):
@@ -134,6 +139,12 @@ class ResourceScreen(ConsoleScreen):
         Binding("G", "cursor('bottom')", "Bottom", show=False, id="list.bottom"),
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending: Any = None
+        self._drawn_at = 0.0
+        self._draw_scheduled = False
+
     def compose(self) -> ComposeResult:
         yield ContextBar(self.context_text(), id="context")
         yield Input(placeholder="filter (esc to clear)", id="filter", classes="hidden")
@@ -163,10 +174,28 @@ class ResourceScreen(ConsoleScreen):
 
     # -- events ----------------------------------------------------------
     def on_data_changed(self, message: DataChanged) -> None:
-        if message.source == self.SOURCE:
-            self.table.set_rows(self.rows(message.data))
-            self._last_failure = ""
-            self.console.connection_ok()
+        if message.source != self.SOURCE:
+            return
+        self._last_failure = ""
+        self.console.connection_ok()
+        # under heavy churn answers arrive faster than anyone can read: draw
+        # the newest at most RENDER_EVERY_S apart
+        first = self._pending is None and self._drawn_at == 0.0
+        self._pending = message.data
+        if first:
+            self._draw_pending()
+        elif not self._draw_scheduled:
+            self._draw_scheduled = True
+            wait = max(0.01, RENDER_EVERY_S - (time.monotonic() - self._drawn_at))
+            self.set_timer(wait, self._draw_pending)
+
+    def _draw_pending(self) -> None:
+        self._draw_scheduled = False
+        if self._pending is None:
+            return
+        data, self._pending = self._pending, None
+        self._drawn_at = time.monotonic()
+        self.table.set_rows(self.rows(data))
 
     def action_open(self) -> None:
         key = self.table.current_key
