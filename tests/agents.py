@@ -82,6 +82,13 @@ class AgentProcess:
         """Ready test for servers: the cluster has a leader."""
         return bool(httpx.get(f"{self.address}/v1/status/leader", timeout=2).json())
 
+    def dev_ready(self) -> bool:
+        """Ready test for -dev agents: a leader, and the agent's own node ready."""
+        if not self.leader_known():
+            return False
+        nodes = httpx.get(f"{self.address}/v1/nodes", timeout=2).json()
+        return any(n["Status"] == "ready" for n in nodes)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
 

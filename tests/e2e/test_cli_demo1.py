@@ -27,7 +27,7 @@ EXAMPLES = ROOT / "examples"
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
     tmp = tmp_path_factory.mktemp("e2e")
     proc = AgentProcess(["-dev", "-data-dir", str(tmp / "data"), "-node", "e2e-node"],
-                        tmp / "agent.log").start()
+                        tmp / "agent.log", ready=AgentProcess.dev_ready).start()
     try:
         yield proc
     finally:

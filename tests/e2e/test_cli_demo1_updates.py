@@ -61,7 +61,9 @@ JOB = """job "example" {
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
     tmp = tmp_path_factory.mktemp("e2e-updates")
-    proc = AgentProcess(["-dev", "-data-dir", str(tmp / "data")], tmp / "agent.log").start()
+    proc = AgentProcess(
+        ["-dev", "-data-dir", str(tmp / "data")], tmp / "agent.log", ready=AgentProcess.dev_ready
+    ).start()
     try:
         yield proc
     finally:
