@@ -27,7 +27,8 @@ from .messages import MsgType, encode
 
 log = logging.getLogger(__name__)
 
-WRITE_TIMEOUT_S = 10.0
+WRITE_TIMEOUT_S = 5.0
+"""How long a write waits for a leader to commit it before failing with 503 (Nomad: 5 s)."""
 
 
 @dataclass

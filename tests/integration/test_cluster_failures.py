@@ -1,0 +1,215 @@
+"""Failure tests with real server processes on loopback (issue: replicated servers)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.agents import AgentProcess, free_port
+from tests.waiting import wait_for
+
+
+def _job(job_id: str) -> dict[str, Any]:
+    return {
+        "Job": {
+            "ID": job_id,
+            "TaskGroups": [
+                {
+                    "Name": "g",
+                    "Count": 0,
+                    "Tasks": [
+                        {"Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/true"}}
+                    ],
+                }
+            ],
+        }
+    }
+
+
+def _cluster(tmp: Path, n: int) -> list[AgentProcess]:
+    rpc = [free_port() for _ in range(n)]
+    join = ",".join(f"127.0.0.1:{p}" for p in rpc)
+    servers = [
+        AgentProcess(
+            [
+                "-server",
+                "-data-dir",
+                str(tmp / f"s{i}"),
+                "-node",
+                f"s{i}",
+                "-bootstrap-expect",
+                str(n),
+                "-retry-join",
+                join,
+            ],
+            tmp / f"s{i}.log",
+            rpc_port=rpc[i],
+        ).start(wait=False)
+        for i in range(n)
+    ]
+    for s in servers:
+        s.wait_ready()
+    return servers
+
+
+@pytest.fixture
+def cleanup() -> Iterator[list[AgentProcess]]:
+    procs: list[AgentProcess] = []
+    yield procs
+    for p in procs:
+        p.kill()
+
+
+def _leader(servers: list[AgentProcess]) -> AgentProcess:
+    addr = httpx.get(f"{servers[0].address}/v1/status/leader").json()
+    return next(s for s in servers if addr == f"127.0.0.1:{s.rpc_port}")
+
+
+def _state(server: AgentProcess) -> dict[str, Any]:
+    """What a server holds, read locally (?stale), for comparing replicas."""
+    jobs = httpx.get(f"{server.address}/v1/jobs?stale", timeout=10).json()
+    evals = httpx.get(f"{server.address}/v1/evaluations?stale", timeout=10).json()
+    return {
+        "jobs": sorted((j["ID"], j["ModifyIndex"], j["JobModifyIndex"]) for j in jobs),
+        "evals": sorted((e["ID"], e["Status"], e["ModifyIndex"]) for e in evals),
+    }
+
+
+def test_leader_killed_during_concurrent_registrations(
+    tmp_path: Path, cleanup: list[AgentProcess]
+) -> None:
+    servers = _cluster(tmp_path, 3)
+    cleanup.extend(servers)
+    leader = _leader(servers)
+    acknowledged: list[str] = []
+    lock = threading.Lock()
+
+    def writer(worker: int) -> None:
+        for i in range(125):
+            job_id = f"w{worker}-{i}"
+            target = servers[(worker + i) % 3]
+            try:
+                r = httpx.put(f"{target.address}/v1/jobs", json=_job(job_id), timeout=15)
+            except httpx.HTTPError:
+                continue
+            if r.status_code == 200:
+                with lock:
+                    acknowledged.append(job_id)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    wait_for(lambda: len(acknowledged) >= 100, timeout=60, what="writes flowing")
+    leader.kill()
+    for t in threads:
+        t.join(120)
+    survivors = [s for s in servers if s is not leader]
+    assert len(acknowledged) > 100
+
+    def converged() -> bool:
+        a, b = (_state(s) for s in survivors)
+        return a == b and a["evals"] and all(e[1] == "complete" for e in a["evals"])
+
+    wait_for(converged, timeout=60, what="survivors to hold identical state")
+    held = {j[0] for j in _state(survivors[0])["jobs"]}
+    missing = set(acknowledged) - held
+    assert not missing, f"{len(missing)} acknowledged registrations lost: {sorted(missing)[:5]}"
+    # a new leader accepts writes
+    r = httpx.put(f"{survivors[0].address}/v1/jobs", json=_job("after"), timeout=15)
+    assert r.status_code == 200
+
+
+def test_whole_cluster_killed_and_restarted(tmp_path: Path, cleanup: list[AgentProcess]) -> None:
+    servers = _cluster(tmp_path, 3)
+    cleanup.extend(servers)
+    for i in range(20):
+        target = servers[i % 3]
+        assert httpx.put(f"{target.address}/v1/jobs", json=_job(f"j{i}")).status_code == 200
+    wait_for(lambda: len({str(_state(s)) for s in servers}) == 1, what="replicas in sync")
+    before = _state(servers[0])
+    for s in servers:
+        s.kill()
+    restarted = [
+        AgentProcess(s.args, s.log_path, http_port=s.http_port, rpc_port=s.rpc_port).start(
+            wait=False
+        )
+        for s in servers
+    ]
+    cleanup.extend(restarted)
+    for s in restarted:
+        s.wait_ready()
+    for s in restarted:
+        wait_for(lambda s=s: _state(s) == before, what=f"{s.address} state restored")
+
+
+def test_quorum_loss_fails_writes_clearly_and_reads_still_answer(
+    tmp_path: Path, cleanup: list[AgentProcess]
+) -> None:
+    servers = _cluster(tmp_path, 5)
+    cleanup.extend(servers)
+    assert httpx.put(f"{servers[0].address}/v1/jobs", json=_job("one")).status_code == 200
+    leader = _leader(servers)
+    others = [s for s in servers if s is not leader]
+    # two down (one of them the leader): three of five still make a quorum
+    leader.kill()
+    others[0].kill()
+    alive = others[1:]
+
+    def write_ok() -> bool:
+        try:
+            r = httpx.put(f"{alive[0].address}/v1/jobs", json=_job("two"), timeout=15)
+        except httpx.HTTPError:
+            return False
+        return r.status_code == 200
+
+    wait_for(write_ok, timeout=30, what="writes with two of five servers down")
+
+    # a third down: no quorum
+    alive[0].kill()
+    wait_for(
+        lambda: not httpx.get(f"{alive[1].address}/v1/status/leader").json(),
+        timeout=30,
+        what="the survivors to notice they have no leader",
+    )
+    r = httpx.put(f"{alive[1].address}/v1/jobs", json=_job("three"), timeout=30)
+    assert (r.status_code, r.text) == (503, "No cluster leader")
+    read = httpx.get(f"{alive[1].address}/v1/jobs")
+    assert read.status_code == 200
+    assert read.headers["X-Nomad-KnownLeader"] == "false"
+    assert {j["ID"] for j in read.json()} == {"one", "two"}
+
+
+def test_stopped_follower_catches_up(tmp_path: Path, cleanup: list[AgentProcess]) -> None:
+    servers = _cluster(tmp_path, 3)
+    cleanup.extend(servers)
+    leader = _leader(servers)
+    follower = next(s for s in servers if s is not leader)
+    other = next(s for s in servers if s is not leader and s is not follower)
+    assert follower.proc is not None
+    os.kill(follower.proc.pid, signal.SIGSTOP)
+    try:
+        # the scenario: writes keep flowing for 20 s while the follower is frozen
+        written = 0
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            target = (leader, other)[written % 2]
+            r = httpx.put(f"{target.address}/v1/jobs", json=_job(f"f{written}"), timeout=15)
+            assert r.status_code == 200, r.text
+            written += 1
+    finally:
+        os.kill(follower.proc.pid, signal.SIGCONT)
+    assert written > 50
+    wait_for(
+        lambda: _state(follower) == _state(leader),
+        timeout=60,
+        what="the thawed follower to match the leader",
+    )
+    assert len(_state(follower)["jobs"]) == written
