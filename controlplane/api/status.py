@@ -84,7 +84,8 @@ async def agent_members(request: Request) -> Response:
     members = []
     for addr, m in sorted(known.items(), key=lambda kv: kv[1].name):
         connected = addr == me.raft_addr or status.get(f"partner_node_status_server_{addr}") == 2
-        members.append(_member(m, "alive" if connected else "failed"))
+        state = "left" if m.status == "left" else "alive" if connected else "failed"
+        members.append(_member(m, state))
     return json_response(
         request,
         {

@@ -61,6 +61,8 @@ class FSM:
             m.MsgType.DEPLOYMENT_UPDATE: self._deployment_update,
             m.MsgType.ALLOC_HEALTH: self._alloc_health,
             m.MsgType.SERVER_MEMBER: self._server_member,
+            m.MsgType.GC: self._gc,
+            m.MsgType.RESTORE: self._restore,
             m.MsgType.JOB_STABLE: self._job_stable,
             # node / alloc operator actions
             m.MsgType.NODE_ELIGIBILITY: self._node_eligibility,
@@ -201,6 +203,16 @@ class FSM:
         if p.evals:
             self.store.upsert_evals(index, p.evals)
             self._evals_upserted(p.evals)
+        return ApplyResult(index=index)
+
+    def _restore(self, index: int, p: m.RestoreState) -> ApplyResult:
+        from controlplane.server import snapshot
+
+        self.store.restore(snapshot.to_tables(snapshot.load(p.archive), index))
+        return ApplyResult(index=index)
+
+    def _gc(self, index: int, p: m.GarbageCollect) -> ApplyResult:
+        self.store.delete_garbage(index, p.eval_ids, p.alloc_ids, p.jobs)
         return ApplyResult(index=index)
 
     def _server_member(self, index: int, p: m.ServerMemberMsg) -> ApplyResult:

@@ -44,6 +44,8 @@ class MsgType(IntEnum):
     NODE_DRAIN = 12
     ALLOC_DESIRED_TRANSITION = 13
     SERVER_MEMBER = 14
+    GC = 15
+    RESTORE = 16
 
 
 class Noop(Struct, frozen=True):
@@ -171,6 +173,19 @@ class ServerMemberMsg(Struct, frozen=True):
     member: ServerMember
 
 
+class GarbageCollect(Struct, frozen=True):
+    eval_ids: list[str] = msgspec.field(default_factory=list)
+    alloc_ids: list[str] = msgspec.field(default_factory=list)
+    # (namespace, job id) of stopped jobs with nothing left running
+    jobs: list[tuple[str, str]] = msgspec.field(default_factory=list)
+
+
+class RestoreState(Struct, frozen=True):
+    """A whole state archive (controlplane.server.snapshot) replacing the state."""
+
+    archive: bytes
+
+
 PAYLOADS: dict[MsgType, type[Struct]] = {
     MsgType.NOOP: Noop,
     MsgType.JOB_REGISTER: JobRegister,
@@ -185,6 +200,8 @@ PAYLOADS: dict[MsgType, type[Struct]] = {
     MsgType.JOB_STABLE: JobStable,
     MsgType.NODE_ELIGIBILITY: NodeEligibility,
     MsgType.SERVER_MEMBER: ServerMemberMsg,
+    MsgType.GC: GarbageCollect,
+    MsgType.RESTORE: RestoreState,
     MsgType.NODE_DRAIN: NodeDrain,
     MsgType.ALLOC_DESIRED_TRANSITION: AllocDesiredTransition,
 }

@@ -162,6 +162,26 @@ class RaftNode:
             raise NoLeader("No cluster leader") from None
         return _result(result, err)
 
+    async def change_membership(self, add: bool, addr: str, timeout: float = 10.0) -> None:
+        """Add or remove a server (pysyncobj dynamic membership; leader only)."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[tuple[Any, int]] = loop.create_future()
+
+        def callback(result: Any, err: int) -> None:
+            loop.call_soon_threadsafe(_set, fut, (result, err))
+
+        if add:
+            self._obj.addNodeToCluster(addr, callback=callback)
+        else:
+            self._obj.removeNodeFromCluster(addr, callback=callback)
+        try:
+            _, err = await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise NoLeader("No cluster leader") from None
+        if err != FAIL_REASON.SUCCESS:
+            verb = "add" if add else "remove"
+            raise InternalError(f"could not {verb} server {addr} (raft reason {err})")
+
     def wait_for_index(self, index: int, timeout: float) -> bool:
         """Block until the local store has applied `index`."""
         end = time.monotonic() + timeout

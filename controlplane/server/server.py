@@ -36,6 +36,7 @@ from .blocked_evals import BlockedEvals
 from .deployment_watcher import DeploymentWatcher
 from .drainer import NodeDrainer
 from .eval_broker import EvalBroker
+from .gc import GarbageCollector
 from .heartbeats import Heartbeats, node_update_evals, rfc3339_now
 from .leader import LeadershipMonitor
 from .plan_apply import PlanApplier
@@ -75,6 +76,7 @@ class Server(FSMListener):
             failover_grace_s=cfg.failover_grace_s,
         )
         self.deployments = DeploymentWatcher(self.raft, self.store)
+        self.gc = GarbageCollector(self.raft, self.store)
         self.drainer = NodeDrainer(self.raft, self.store)
         self._workers: list[Worker] = []
         self._leadership = LeadershipMonitor(self.raft.is_leader, self._gain, self._lose)
@@ -134,6 +136,7 @@ class Server(FSMListener):
             w.start()
         self.heartbeats.start()
         self.deployments.start()
+        self.gc.start()
         self.drainer.start()
 
     def _lose(self) -> None:

@@ -168,6 +168,33 @@ class StateStore(_Indexed):
             self._t.job_versions.pop((namespace, job_id), None)
             self._bump(index, "jobs")
 
+    def delete_garbage(
+        self,
+        index: int,
+        eval_ids: Iterable[str],
+        alloc_ids: Iterable[str],
+        jobs: Iterable[tuple[str, str]],
+    ) -> None:
+        """Forget terminal evaluations, allocations and stopped jobs (GC)."""
+        with self.lock:
+            for eval_id in eval_ids:
+                ev = self._t.evals.pop(eval_id, None)
+                if ev is not None:
+                    self._evals_by_job.get((ev.namespace, ev.job_id), set()).discard(eval_id)
+            for alloc_id in alloc_ids:
+                a = self._t.allocs.pop(alloc_id, None)
+                if a is not None:
+                    self._allocs_by_node.get(a.node_id, set()).discard(alloc_id)
+                    self._allocs_by_job.get((a.namespace, a.job_id), set()).discard(alloc_id)
+            for key in jobs:
+                self._t.jobs.pop(key, None)
+                self._t.job_versions.pop(key, None)
+                for dep_id in [
+                    d.id for d in self._t.deployments.values() if (d.namespace, d.job_id) == key
+                ]:
+                    del self._t.deployments[dep_id]
+            self._bump(index, "evals", "allocs", "jobs", "deployments")
+
     # -- nodes -----------------------------------------------------------
     def upsert_node(self, index: int, node: Node, now: str) -> Node:
         with self.lock:

@@ -117,5 +117,6 @@ class ServerMember(Struct, frozen=True):
     datacenter: str = "dc1"
     build: str = ""
     bootstrap_expect: int = 1
+    status: str = "alive"  # "left" after force-leave
     create_index: int = 0
     modify_index: int = 0

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Any
 
 import httpx
 import pytest
 
 from controlplane.agent.agent import Agent
+from tests.waiting import wait_for
 
 GOOD_JOB: dict[str, Any] = {
     "ID": "err-job",
@@ -158,3 +161,34 @@ def test_parse_endpoint(api: httpx.Client) -> None:
     assert bad.status_code == 400 and bad.text.startswith("Failed to parse job: ")
     empty = api.put("/v1/jobs/parse", json={"JobHCL": ""})
     assert (empty.status_code, empty.text) == (400, "Job spec is empty")
+
+
+def test_snapshot_save_and_restore(api: httpx.Client) -> None:
+    assert api.put("/v1/jobs", json={"Job": dict(GOOD_JOB, ID="snap-a")}).status_code == 200
+    saved = api.get("/v1/operator/snapshot")
+    assert saved.status_code == 200
+    digest = base64.b64encode(hashlib.sha256(saved.content).digest()).decode()
+    assert saved.headers["Digest"] == f"sha-256={digest}"
+
+    api.delete("/v1/job/snap-a", params={"purge": "true"})
+    assert api.get("/v1/job/snap-a").status_code == 404
+    restored = api.put("/v1/operator/snapshot", content=saved.content)
+    assert restored.status_code == 200, restored.text
+    assert api.get("/v1/job/snap-a").json()["ID"] == "snap-a"
+
+    bad = api.put("/v1/operator/snapshot", content=b"not a snapshot")
+    assert (bad.status_code, bad.text) == (400, "not a nomadtui snapshot (bad header)")
+    api.delete("/v1/job/snap-a", params={"purge": "true"})
+
+
+def test_system_gc_forgets_a_stopped_job(api: httpx.Client) -> None:
+    body = {"Job": dict(GOOD_JOB, ID="gc-me", TaskGroups=[dict(GOOD_JOB["TaskGroups"][0],
+                                                                Count=0)])}
+    assert api.put("/v1/jobs", json=body).status_code == 200
+    assert api.delete("/v1/job/gc-me").status_code == 200
+
+    def collected() -> bool:
+        assert api.put("/v1/system/gc").status_code == 200
+        return api.get("/v1/job/gc-me").status_code == 404
+
+    wait_for(collected, what="the stopped job collected")
