@@ -213,3 +213,57 @@ def test_stopped_follower_catches_up(tmp_path: Path, cleanup: list[AgentProcess]
         what="the thawed follower to match the leader",
     )
     assert len(_state(follower)["jobs"]) == written
+
+
+def test_a_fourth_server_joins_and_is_removed(tmp_path: Path, cleanup: list[AgentProcess]) -> None:
+    servers = _cluster(tmp_path, 3)
+    cleanup.extend(servers)
+    rpc4 = free_port()
+    join = ",".join(f"127.0.0.1:{s.rpc_port}" for s in servers)
+
+    def caught_up(agent: AgentProcess) -> bool:
+        jobs = httpx.get(f"{agent.address}/v1/jobs?stale", timeout=2).json()
+        return any(j["ID"] == "before-join" for j in jobs)
+
+    assert httpx.put(f"{servers[0].address}/v1/jobs", json=_job("before-join")).status_code == 200
+    fourth = AgentProcess(
+        ["-server", "-data-dir", str(tmp_path / "s3"), "-node", "s3", "-retry-join", join],
+        tmp_path / "s3.log",
+        rpc_port=rpc4,
+        ready=caught_up,
+    ).start(wait=False)
+    cleanup.append(fourth)
+    r = httpx.put(
+        f"{servers[1].address}/v1/agent/join", params={"address": f"127.0.0.1:{rpc4}"}, timeout=30
+    )
+    assert r.status_code == 200, r.text
+    assert r.json() == {"num_joined": 1, "error": ""}
+    fourth.wait_ready(timeout=60)
+
+    config = httpx.get(f"{servers[0].address}/v1/operator/raft/configuration").json()
+    assert sorted(s["Address"] for s in config["Servers"]) == sorted(
+        [f"127.0.0.1:{s.rpc_port}" for s in servers] + [f"127.0.0.1:{rpc4}"]
+    )
+    assert sum(1 for s in config["Servers"] if s["Leader"]) == 1
+    # new writes reach the new member
+    assert httpx.put(f"{servers[2].address}/v1/jobs", json=_job("after-join")).status_code == 200
+    wait_for(
+        lambda: any(
+            j["ID"] == "after-join" for j in httpx.get(f"{fourth.address}/v1/jobs?stale").json()
+        ),
+        what="the joined server to replicate",
+    )
+
+    r = httpx.delete(
+        f"{servers[0].address}/v1/operator/raft/peer",
+        params={"address": f"127.0.0.1:{rpc4}"},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    wait_for(
+        lambda: (
+            len(httpx.get(f"{servers[0].address}/v1/operator/raft/configuration").json()["Servers"])
+            == 3
+        ),
+        what="the peer removed",
+    )
