@@ -159,8 +159,8 @@ class Agent:
         """(known leader, ms since last contact) for X-Nomad-* headers."""
         if self.server is None:
             return True, 0
-        known = bool(self.server.raft.leader_addr())
-        return known, 0
+        raft = self.server.raft
+        return bool(raft.leader_addr()), raft.last_contact_ms()
 
 
 def _bind(host: str, port: int) -> socket.socket:

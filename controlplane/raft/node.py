@@ -110,6 +110,32 @@ class RaftNode:
         self.fsm = FSM(store)
         self.store = store
         self._obj = _Replicated(self.fsm, cfg, _sync_conf(cfg))
+        self._last_contact = time.monotonic()
+        self._watch_leader_contact()
+
+    def _watch_leader_contact(self) -> None:
+        """Note when the leader last reached us (X-Nomad-LastContact on followers).
+
+        pysyncobj does not expose it: wrap its transport's message callback,
+        and simply go without the figure if its internals ever differ.
+        """
+        transport = getattr(self._obj, "_SyncObj__transport", None)
+        original = getattr(transport, "_onMessageReceivedCallback", None)
+        if transport is None or original is None:
+            return
+
+        def on_message(node: Any, message: Any) -> None:
+            if isinstance(message, dict) and message.get("type") == "append_entries":
+                self._last_contact = time.monotonic()
+            original(node, message)
+
+        transport.setOnMessageReceivedCallback(on_message)
+
+    def last_contact_ms(self) -> int:
+        """Milliseconds since the leader was heard from; 0 on the leader."""
+        if self.is_leader():
+            return 0
+        return int((time.monotonic() - self._last_contact) * 1000)
 
     # -- status ----------------------------------------------------------
     def is_leader(self) -> bool:

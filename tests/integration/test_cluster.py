@@ -94,7 +94,11 @@ def test_three_servers_lose_their_leader(tmp_path: Path) -> None:
                 "-node",
                 "worker",
                 "-servers",
-                ",".join(f"127.0.0.1:{s.http_port}" for s in servers),
+                # the leader first: the server the client talks to is the one killed
+                ",".join(
+                    f"127.0.0.1:{s.http_port}"
+                    for s in sorted(servers, key=lambda s: f"127.0.0.1:{s.rpc_port}" != leader)
+                ),
             ],
             tmp_path / "client.log",
             ready=registered,
@@ -102,6 +106,12 @@ def test_three_servers_lose_their_leader(tmp_path: Path) -> None:
 
         # a write through a follower is carried to the leader
         follower = next(s for s in servers if f"127.0.0.1:{s.rpc_port}" != leader)
+        # reads are local: a follower says it knows the leader and heard from it lately
+        read = httpx.get(f"{follower.address}/v1/jobs")
+        assert read.headers["X-Nomad-KnownLeader"] == "true"
+        assert 0 <= int(read.headers["X-Nomad-LastContact"]) < 1000
+        own = next(s for s in servers if f"127.0.0.1:{s.rpc_port}" == leader)
+        assert httpx.get(f"{own.address}/v1/jobs").headers["X-Nomad-LastContact"] == "0"
         resp = httpx.put(f"{follower.address}/v1/jobs", json=_job("before"))
         assert resp.status_code == 200, resp.text
         before = wait_for(lambda: _running(follower, "before"), what="job placed and running")
