@@ -6,6 +6,8 @@ the leader); the replicated server registry records names and addresses.
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from typing import TYPE_CHECKING, Any
 
 from controlplane.errors import NomadError, NotFound
@@ -15,12 +17,25 @@ if TYPE_CHECKING:
     from .server import Server
 
 
+def _reachable(addr: str, timeout: float = 2.0) -> bool:
+    host, _, port = addr.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
 async def join(server: Server, addresses: list[str]) -> tuple[int, str]:
     joined, errors = 0, []
     peers = set(server.raft.peers())
     for addr in addresses:
         if addr in peers:
             joined += 1
+            continue
+        # adding a voter that is not there would cost the cluster its quorum
+        if not await asyncio.to_thread(_reachable, addr):
+            errors.append(f"{addr}: no server answers at this address")
             continue
         try:
             await server.raft.change_membership(True, addr)
@@ -53,7 +68,7 @@ async def remove_peer(server: Server, address: str) -> None:
 
 def configuration(server: Server) -> dict[str, Any]:
     leader = server.raft.leader_addr()
-    names = {m.raft_addr: m.name for m in server.store.servers()}
+    names = {m.raft_addr: f"{m.name}.{m.region}" for m in server.store.servers()}
     return {
         "Index": server.store.index,
         "Servers": [

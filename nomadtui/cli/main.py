@@ -25,8 +25,10 @@ from . import (
     job_versions,
     logs,
     node,
+    operator,
     server,
     status,
+    system,
     web,
 )
 from .context import CommandError, Context, Runtime, error_line
@@ -329,11 +331,53 @@ def build_parser() -> argparse.ArgumentParser:
     _flag(p, "verbose", action="store_true", help="full IDs, addresses, attributes")
     p.add_argument("node", nargs="?", help="node ID or prefix; omit to list all nodes")
 
-    servers = tree.group(subs, "server", "server commands: members")
+    servers = tree.group(subs, "server", "server commands: members, join, force-leave")
     p = tree.command(
         servers, "members", "list servers; the Raft leader is marked", server.run_server_members
     )
     _flag(p, "verbose", action="store_true", help="add protocol and tags columns")
+
+    p = tree.command(servers, "join", "join the agent to other servers", server.run_server_join)
+    p.add_argument("addresses", nargs="+", metavar="ADDR", help="server address (host:port)")
+
+    p = tree.command(
+        servers,
+        "force-leave",
+        "force a server into the 'left' state",
+        server.run_server_force_leave,
+    )
+    _bool_flag(p, "prune", False, "remove the server from the member list entirely")
+    p.add_argument("node", metavar="NAME", help="server member name")
+
+    ops = tree.group(subs, "operator", "operator commands: raft, snapshot")
+    raft = tree.group(ops, "raft", "Raft peer commands: list-peers, remove-peer")
+    p = tree.command(
+        raft, "list-peers", "show the Raft peer configuration", operator.run_raft_list_peers
+    )
+    _bool_flag(p, "stale", False, "let any server answer (no leader needed)")
+    p = tree.command(
+        raft, "remove-peer", "remove a server from the Raft peers", operator.run_raft_remove_peer
+    )
+    _flag(p, "peer-address", metavar="ADDR", default=None, help="peer's Raft address (ip:port)")
+    _flag(p, "peer-id", metavar="ID", default=None, help="peer's Raft ID")
+    snaps = tree.group(ops, "snapshot", "state snapshot commands: save, restore")
+    p = tree.command(snaps, "save", "save the servers' state to a file", operator.run_snapshot_save)
+    _bool_flag(p, "stale", False, "let any server answer (no leader needed)")
+    p.add_argument(
+        "file",
+        nargs="?",
+        help=f"output file, must not exist (default {operator.DEFAULT_SNAPSHOT_FILE})",
+    )
+    p = tree.command(
+        snaps,
+        "restore",
+        "replace the servers' state with a snapshot",
+        operator.run_snapshot_restore,
+    )
+    p.add_argument("file", help="snapshot file written by 'operator snapshot save'")
+
+    systems = tree.group(subs, "system", "system commands: gc")
+    tree.command(systems, "gc", "run a garbage collection now", system.run_system_gc)
 
     allocs = tree.group(subs, "alloc", "allocation commands: status, logs")
     p = tree.command(allocs, "status", "show one allocation", alloc.run_alloc_status)

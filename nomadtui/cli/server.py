@@ -1,15 +1,19 @@
-"""`server members`: the gossip member list with the Raft leader marked.
+"""`server members`, `server join`, `server force-leave`.
 
-Leader detection asks `GET /v1/status/leader` per region and compares it to
-each member's `<Addr>:<Tags.port>`. Read-only.
+`members` is the gossip member list with the Raft leader marked: leader
+detection asks `GET /v1/status/leader` per region and compares it to each
+member's `<Addr>:<Tags.port>`. `join` and `force-leave` change the membership
+through the agent (`/v1/agent/join`, `/v1/agent/force-leave`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from nomadtui.client import one_line
+
 from . import format as fmt
-from .context import Context, reporting
+from .context import CommandError, Context, reporting
 
 
 def run_server_members(ctx: Context) -> int:
@@ -47,4 +51,23 @@ def run_server_members(ctx: Context) -> int:
             row.append(",".join(f"{k}={v}" for k, v in sorted(tags.items())))
         rows.append(row)
     ctx.out(fmt.columnize(rows))
+    return 0
+
+
+def run_server_join(ctx: Context) -> int:
+    """`server join ADDR...`: ask the agent to join other servers."""
+    addresses: list[str] = ctx.args.addresses
+    with reporting("Error joining: failed joining"):
+        joined, error = ctx.client.agent_join(addresses)
+    if error:
+        raise CommandError(f"Error joining: failed joining: {one_line(error)}")
+    ctx.out(f"Joined {joined} servers successfully")
+    return 0
+
+
+def run_server_force_leave(ctx: Context) -> int:
+    """`server force-leave [-prune] NAME`: silent on success, like Nomad."""
+    node: str = ctx.args.node
+    with reporting(f"Error force-leaving server {node}"):
+        ctx.client.agent_force_leave(node, prune=bool(ctx.args.prune))
     return 0

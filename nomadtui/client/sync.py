@@ -7,10 +7,15 @@ becomes `AgentUnreachable`. It holds no Textual or CLI concerns.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
+
+from controlplane.errors import NomadError
 
 from .core import (
     AgentUnreachable,
@@ -25,6 +30,13 @@ from .core import (
 from .frames import FrameDecoder, StreamFrame
 
 Params = Mapping[str, Any] | None
+
+# HTTP `Digest` algorithm names (RFC 3230) -> hashlib names.
+_DIGEST_ALGORITHMS = {"sha-256": "sha256", "sha-512": "sha512", "md5": "md5"}
+
+
+class SnapshotDigestMismatch(NomadError):
+    """A snapshot whose body does not match its `Digest` header (or an unusable one)."""
 
 
 class NomadClient:
@@ -282,6 +294,84 @@ class NomadClient:
 
     def agent_self(self) -> Any:
         return self.get("/v1/agent/self").data
+
+    # -- cluster membership, Raft, snapshots, GC (operator commands) ---------
+
+    def agent_join(self, addresses: Sequence[str]) -> tuple[int, str]:
+        """Ask the agent to join the servers at `addresses`: `(num_joined, error)`,
+        where `error` is the agent's own failure text (`""` when none)."""
+        resp = self._send("PUT", "/v1/agent/join", [("address", a) for a in addresses])
+        data = resp.json() if resp.content.strip() else {}
+        return int(data.get("num_joined") or 0), str(data.get("error") or "")
+
+    def agent_force_leave(self, node: str, prune: bool = False) -> None:
+        """Force the server member `node` into the `left` state (`prune`: forget it)."""
+        params = {"node": node, "prune": True if prune else None}
+        self.request("PUT", "/v1/agent/force-leave", params)
+
+    def raft_configuration(self, stale: bool = False) -> Any:
+        """`{Index, Servers: [{ID, Node, Address, Leader, Voter, RaftProtocol}]}`."""
+        return self.get("/v1/operator/raft/configuration", {"stale": True if stale else None}).data
+
+    def raft_remove_peer(self, address: str | None = None, peer_id: str | None = None) -> None:
+        """Remove one Raft peer, named by exactly one of `address` or `peer_id`."""
+        if bool(address) == bool(peer_id):
+            raise ValueError("give exactly one of address and peer_id")
+        params = {"address": address} if address else {"id": peer_id}
+        self.request("DELETE", "/v1/operator/raft/peer", params)
+
+    def snapshot_save(self, stale: bool = False) -> tuple[bytes, str | None]:
+        """The server state archive and its `Digest` header (`sha-256=<base64>`).
+
+        The body is checked against the digest when one is sent: a mismatch
+        raises `SnapshotDigestMismatch`, so a damaged archive is never returned.
+        """
+        query = [("stale", "true")] if stale else []
+        resp = self._send("GET", "/v1/operator/snapshot", query)
+        digest = resp.headers.get("Digest") or None
+        if digest is not None:
+            self._verify_digest(resp.content, digest)
+        return resp.content, digest
+
+    def snapshot_restore(self, data: bytes) -> None:
+        """Replace the cluster's state with the archive `data`."""
+        self._send("PUT", "/v1/operator/snapshot", content=data)
+
+    def system_gc(self) -> None:
+        """Force a garbage collection of terminal jobs, evaluations and allocations."""
+        self.request("PUT", "/v1/system/gc")
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, str]] = (),
+        content: bytes | None = None,
+    ) -> httpx.Response:
+        """A raw request: repeated query keys and binary bodies, which the JSON
+        `request` cannot carry; the response is checked but not decoded."""
+        params = (*self.config.params().items(), *query)
+        try:
+            resp = self._http.request(
+                method, path, params=params, content=content, timeout=self.config.timeout
+            )
+        except httpx.TransportError as exc:
+            raise AgentUnreachable(self.address, describe_transport_error(exc)) from exc
+        raise_for_status(resp.status_code, resp.text)
+        return resp
+
+    @staticmethod
+    def _verify_digest(data: bytes, digest: str) -> None:
+        """Check `data` against an HTTP `Digest` value `<algo>=<base64>`."""
+        algo, sep, expected = digest.partition("=")
+        if not sep:
+            raise SnapshotDigestMismatch("invalid digest format")
+        hasher = _DIGEST_ALGORITHMS.get(algo.strip().lower())
+        if hasher is None:
+            raise SnapshotDigestMismatch(f'unsupported digest algorithm "{algo}"')
+        actual = base64.b64encode(hashlib.new(hasher, data).digest()).decode()
+        if not hmac.compare_digest(actual, expected.strip()):
+            raise SnapshotDigestMismatch("mismatch checksum")
 
     # -- logs ----------------------------------------------------------------
 

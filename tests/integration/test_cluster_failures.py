@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -233,6 +234,22 @@ def test_a_fourth_server_joins_and_is_removed(tmp_path: Path, cleanup: list[Agen
         ready=caught_up,
     ).start(wait=False)
     cleanup.append(fourth)
+
+    def listening() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", rpc4), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    wait_for(listening, what="the new server's Raft port")
+    # a join of an address nobody answers on is refused (it would cost quorum)
+    dead = httpx.put(
+        f"{servers[1].address}/v1/agent/join",
+        params={"address": f"127.0.0.1:{free_port()}"},
+        timeout=30,
+    ).json()
+    assert dead["num_joined"] == 0 and "no server answers" in dead["error"]
     r = httpx.put(
         f"{servers[1].address}/v1/agent/join", params={"address": f"127.0.0.1:{rpc4}"}, timeout=30
     )

@@ -91,3 +91,17 @@ def test_port_in_use_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> Non
         assert serve_main(["-dev", "-http-port", str(port), "-rpc-port", "0"]) == 1
     err = capsys.readouterr().err
     assert f"cannot listen on 127.0.0.1:{port}" in err
+
+
+def test_api_socket_disables_nagle() -> None:
+    # regression: without TCP_NODELAY every kept-alive API call waited ~40 ms
+    # for the client's delayed ACK
+    import socket
+
+    from controlplane.agent.agent import _bind
+
+    sock = _bind("127.0.0.1", 0)
+    try:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        sock.close()

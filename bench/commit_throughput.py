@@ -1,0 +1,157 @@
+"""Benchmark: job registrations per second through a 3-server cluster, next to
+raw pysyncobj `@replicated` calls of the same payload size in the same run.
+
+Both sides: three processes on loopback, batching off (as the control plane
+configures it), `--clients` threads each writing one at a time. Not a test.
+
+    .venv/bin/python bench/commit_throughput.py [--writes 2000] [--clients 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import httpx
+
+RAW_NODE = r"""
+import sys, time
+from pysyncobj import SyncObj, SyncObjConf, replicated
+class Store(SyncObj):
+    def __init__(self, me, others):
+        self.n = 0
+        super().__init__(me, others, SyncObjConf(appendEntriesUseBatch=False,
+            appendEntriesPeriod=0.05, raftMinTimeout=0.3, raftMaxTimeout=1.0,
+            connectionTimeout=3600.0, bindAddress=me))
+        self.__dict__["n"] = 0
+    @replicated
+    def put(self, payload):
+        self.n += 1
+        return self.n
+me, others = sys.argv[1], sys.argv[2].split(",")
+writes, clients, size = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+s = Store(me, others)
+if writes:
+    while not s._isReady() or s._getLeader() is None:
+        time.sleep(0.01)
+    import threading
+    payload = b"x" * size
+    def work(k):
+        for _ in range(k):
+            s.put(payload, sync=True, timeout=30)
+    per = writes // clients
+    t0 = time.perf_counter()
+    ts = [threading.Thread(target=work, args=(per,)) for _ in range(clients)]
+    [t.start() for t in ts]; [t.join() for t in ts]
+    print(per * clients / (time.perf_counter() - t0), flush=True)
+else:
+    time.sleep(3600)
+"""
+
+
+def _ports(n: int) -> list[int]:
+    out = []
+    for _ in range(n):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            out.append(s.getsockname()[1])
+    return out
+
+
+def _kill(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+
+
+def raw(writes: int, clients: int, size: int) -> float:
+    ports = _ports(3)
+    addrs = [f"127.0.0.1:{p}" for p in ports]
+    procs = []
+    for i in range(1, 3):
+        others = ",".join(a for a in addrs if a != addrs[i])
+        procs.append(subprocess.Popen([sys.executable, "-c", RAW_NODE, addrs[i], others, "0",
+                                       "1", str(size)], start_new_session=True))
+    others = ",".join(addrs[1:])
+    try:
+        out = subprocess.run([sys.executable, "-c", RAW_NODE, addrs[0], others, str(writes),
+                              str(clients), str(size)], capture_output=True, text=True,
+                             timeout=600)
+        return float(out.stdout.strip().splitlines()[-1])
+    finally:
+        _kill(procs)
+
+
+def cluster(writes: int, clients: int, data: str) -> tuple[float, int]:
+    rpc, http = _ports(3), _ports(3)
+    join = ",".join(f"127.0.0.1:{p}" for p in rpc)
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "nomadtui", "serve", "-server", "-data-dir",
+                          os.path.join(data, f"s{i}"), "-node", f"s{i}", "-retry-join", join,
+                          "-http-port", str(http[i]), "-rpc-port", str(rpc[i]),
+                          "-log-level", "ERROR"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+        for i in range(3)
+    ]
+    try:
+        base = f"http://127.0.0.1:{http[0]}"
+        while True:
+            try:
+                leader = httpx.get(f"{base}/v1/status/leader").json()
+                if leader:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        target = f"http://127.0.0.1:{http[rpc.index(int(leader.rsplit(':', 1)[1]))]}"
+
+        def body(i: int) -> dict[str, object]:
+            return {"Job": {"ID": f"bench-{i}", "TaskGroups": [{"Name": "g", "Count": 0,
+                    "Tasks": [{"Name": "t", "Driver": "raw_exec",
+                               "Config": {"command": "/bin/true"}}]}]}}
+
+        size = len(json.dumps(body(0)))
+        per = writes // clients
+
+        def work(k: int) -> None:
+            with httpx.Client() as c:
+                for j in range(per):
+                    c.put(f"{target}/v1/jobs", json=body(k * per + j)).raise_for_status()
+
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return per * clients / (time.perf_counter() - t0), size
+    finally:
+        _kill(procs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--writes", type=int, default=2000)
+    ap.add_argument("--clients", type=int, default=8)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as data:
+        ours, size = cluster(args.writes, args.clients, data)
+    theirs = raw(args.writes, args.clients, size)
+    print(f"job registrations through the 3-server cluster: {ours:.0f}/s "
+          f"({args.clients} clients, {size}-byte bodies)")
+    print(f"raw pysyncobj @replicated, same payload size:   {theirs:.0f}/s")
+    print(f"ratio: {ours / theirs:.2f} (target >= 0.8)")
+
+
+if __name__ == "__main__":
+    main()
