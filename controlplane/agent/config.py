@@ -64,6 +64,15 @@ class AgentConfig:
             raise ValidationError("a client needs -servers (the servers' HTTP addresses)")
         if self.server and not self.dev and not self.data_dir:
             raise ValidationError("Must specify data directory (-data-dir) for a server")
+        if self.server and self.bootstrap_expect > 1:
+            # pysyncobj needs every founding member up front: -retry-join lists them
+            others = {a for a in self.retry_join if a != self.rpc_addr}
+            if len(others) + 1 < self.bootstrap_expect:
+                raise ValidationError(
+                    f"-bootstrap-expect {self.bootstrap_expect} needs the other "
+                    f"{self.bootstrap_expect - 1} servers' Raft addresses in -retry-join "
+                    f"(got {len(others)})"
+                )
 
 
 def load_config_file(path: str, cfg: AgentConfig) -> AgentConfig:

@@ -54,6 +54,9 @@ def test_csv_flags() -> None:
         ((), "Must specify either server, client or dev mode for the agent."),
         (("-client",), "a client needs -servers (the servers' HTTP addresses)"),
         (("-server",), "Must specify data directory (-data-dir) for a server"),
+        (("-server", "-data-dir", "/tmp/x", "-bootstrap-expect", "3", "-retry-join",
+          "127.0.0.1:5001"),
+         "-bootstrap-expect 3 needs the other 2 servers' Raft addresses in -retry-join (got 1)"),
     ],
 )
 def test_incomplete_configs_are_refused(argv: tuple[str, ...], message: str) -> None:
