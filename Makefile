@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck unit deps clean
+.PHONY: run test lint typecheck unit deps clean screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -29,6 +29,10 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(VENV)/bin/pytest
+
+## screenshots: SVG pictures of the console's views (fixed fake cluster) in screenshots/
+screenshots: $(STAMP)
+	$(PY) scripts/screenshots.py
 
 ## test: everything CI runs
 test: $(STAMP) deps lint typecheck unit

@@ -15,20 +15,25 @@ The logs and events views open their own HTTP clients (not the app's), so
 `datetime.now` in the console modules to `NOW` and the zone to UTC.
 
 `VIEWS` names every pictured view with how to open it and when it has drawn
-its data; `show_view` opens one and waits until its picture is stable.
+its data; `fake_console` runs a ConsoleApp on a fresh FakeCluster (clock
+frozen, streams patched, cwd = the fixtures, animations off); `show_view` opens
+a view there and returns its SVG once the picture holds still; `screen_text`
+is the same screen as plain text. Used by tests/tui/test_tui_snapshots.py and
+scripts/screenshots.py.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import os
 import re
 import threading
 import time
 import types
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -36,6 +41,7 @@ from typing import Any
 from unittest import mock
 
 import httpx
+from rich.console import Console
 from textual.pilot import Pilot
 
 from nomadtui.client import NomadClient
@@ -79,7 +85,7 @@ def rfc3339(seconds_ago: float) -> str:
     return (NOW - timedelta(seconds=seconds_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-# -- jobs ----------------------------------------------------------------------------
+# -- jobs ------------------------------------------------------------------------------
 
 WEB_HCL = """\
 job "web" {
@@ -236,7 +242,7 @@ def job_stub(job: Json) -> Json:
     return stub
 
 
-# -- allocations -------------------------------------------------------------------------
+# -- allocations -----------------------------------------------------------------------
 
 NODE_NAMES = {NODE1: "worker-1", NODE2: "worker-2"}
 
@@ -285,7 +291,8 @@ ALLOC_ROWS = (
     A("e9b3c4d5-dddd-4e8f-8a9b-1c2d3e4f5a01", "legacy", "app", 0, NODE1, "complete", "stop",
       86_400 * 3, 86_000 * 3, 700, 1, description="All tasks have completed"),
     A("f0c4d5e6-dddd-4e8f-8a9b-1c2d3e4f5a02", "legacy", "app", 1, NODE2, "unknown", "stop",
-      86_400 * 3, 86_100 * 3, 701, 1, description="alloc is unknown since its node is disconnected"),
+      86_400 * 3, 86_100 * 3, 701, 1,
+      description="alloc is unknown since its node is disconnected"),
 )
 
 
@@ -338,22 +345,26 @@ def full_alloc(stub: Json) -> Json:
     tasks = next(g for g in job["TaskGroups"] if g["Name"] == stub["TaskGroup"])["Tasks"]
     created = (NOW_NS - stub["CreateTime"]) / SEC
     running = stub["ClientStatus"] == "running"
+    state = "running" if running else "pending" if stub["ClientStatus"] == "pending" else "dead"
     states = {}
     for t in tasks:
+        image = t["Config"].get("image")
         events = [
             _event("Received", created, DisplayMessage="Task received by client"),
             _event("Task Setup", created - 1, DisplayMessage="Building Task Directory"),
-            _event("Driver", created - 2, DisplayMessage=f"Downloading image {t['Config'].get('image', '')}".rstrip()),
+            _event("Driver", created - 2,
+                   DisplayMessage=f"Downloading image {image}" if image else "Preparing task"),
             _event("Started", created - 9, DisplayMessage="Task started by client"),
         ]
         if stub["ID"] == CANARY_ALLOC:
             events += [
-                _event("Restart Signaled", 1_200, DisplayMessage="Template with change_mode restart re-rendered"),
+                _event("Restart Signaled", 1_200,
+                       DisplayMessage="Template with change_mode restart re-rendered"),
                 _event("Restarting", 1_199, DisplayMessage="Task restarting in 0s"),
                 _event("Started", 1_190, DisplayMessage="Task started by client"),
             ]
         states[t["Name"]] = {
-            "State": "running" if running else "pending" if stub["ClientStatus"] == "pending" else "dead",
+            "State": state,
             "Failed": stub["ClientStatus"] == "failed",
             "Restarts": 1 if stub["ID"] == CANARY_ALLOC else 0,
             "StartedAt": rfc3339(1_190 if stub["ID"] == CANARY_ALLOC else created - 9),
@@ -363,7 +374,7 @@ def full_alloc(stub: Json) -> Json:
     return {**stub, "Job": job, "TaskStates": states}
 
 
-# -- nodes ---------------------------------------------------------------------------------
+# -- nodes -----------------------------------------------------------------------------
 
 
 def _node(node_id: str, name: str, ip: str, draining: bool) -> Json:
@@ -417,7 +428,7 @@ NODES: dict[str, Json] = {
     NODE2: _node(NODE2, "worker-2", "10.0.1.12", draining=True),
 }
 
-# -- deployments, evaluations ------------------------------------------------------------------
+# -- deployments, evaluations ----------------------------------------------------------
 
 
 def _dep_group(**over: Any) -> Json:
@@ -493,7 +504,7 @@ EVALS: list[Json] = [
     _eval(EVAL_LEGACY, "legacy", "job-deregister", "complete", 700, 86_400 * 3),
 ]
 
-# -- servers ---------------------------------------------------------------------------------------
+# -- servers ---------------------------------------------------------------------------
 
 
 def _member(n: int) -> Json:
@@ -516,7 +527,7 @@ AGENT_SELF: Json = {
     "config": {"Region": "global", "Datacenter": "dc1"},
 }
 
-# -- versions, plan, events, logs ---------------------------------------------------------------------
+# -- versions, plan, events, logs ------------------------------------------------------
 
 
 def _field(kind: str, name: str, old: str, new: str, notes: list[str] | None = None) -> Json:
@@ -569,7 +580,7 @@ PLAN: Json = {
             ],
             [_task_diff("Edited", [_field("Added", "Env[LOG_LEVEL]", "", "info")], None,
                         ["forces create/destroy update"])],
-            {"create": 2, "destructive update": 3},
+            {"create": 2, "create/destroy update": 3},
         ),
     ]},
     "NextPeriodicLaunch": "0001-01-01T00:00:00Z",
@@ -606,8 +617,8 @@ EVENTS: list[Json] = [
 
 LOG_LINES = {
     "stdout": [
-        f'10.0.1.{20 + i % 7} - - [14/May/2024:10:{9 + i // 3:02d}:{(i * 17) % 60:02d} +0000] '
-        f'"GET {path} HTTP/1.1" {code} {size} "-" "{agent}"'
+        f"10.0.1.{20 + i % 7} - - [{(NOW - timedelta(seconds=1_180 - 53 * i)):%d/%b/%Y:%H:%M:%S}"
+        f' +0000] "GET {path} HTTP/1.1" {code} {size} "-" "{agent}"'
         for i, (path, code, size, agent) in enumerate(
             [
                 ("/", 200, 612, "curl/8.5.0"),
@@ -630,9 +641,9 @@ LOG_LINES = {
         )
     ],
     "stderr": [
-        "2024/05/14 10:09:40 [notice] 1#1: using the \"epoll\" event method",
-        "2024/05/14 10:09:40 [notice] 1#1: nginx/1.27.0",
-        "2024/05/14 10:09:40 [notice] 1#1: start worker processes",
+        "2024/05/14 10:10:10 [notice] 1#1: using the \"epoll\" event method",
+        "2024/05/14 10:10:10 [notice] 1#1: nginx/1.27.0",
+        "2024/05/14 10:10:10 [notice] 1#1: start worker processes",
         "2024/05/14 10:21:33 [error] 29#29: *51 open() \"/usr/share/nginx/html/favicon.ico\" "
         "failed (2: No such file or directory)",
     ],
@@ -651,7 +662,7 @@ def log_frames(stream: str) -> bytes:
     return "".join(out).encode()
 
 
-# -- the server ---------------------------------------------------------------------------------
+# -- the server ------------------------------------------------------------------------
 
 
 class HeldStream(httpx.SyncByteStream):
@@ -730,7 +741,7 @@ class FakeCluster:
         ]:
             self.routes.append((method, re.compile(pattern + "$"), route))
 
-    # -- clients --------------------------------------------------------------------
+    # -- clients -----------------------------------------------------------------------
     @property
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -747,7 +758,7 @@ class FakeCluster:
         with self._lock:
             return self._held.get(path, 0) > 0
 
-    # -- answers ------------------------------------------------------------------------
+    # -- answers -----------------------------------------------------------------------
     def _versions(self, job_id: str) -> Json:
         if job_id == "web":
             return VERSIONS
@@ -836,20 +847,22 @@ def patched_streams(cluster: FakeCluster) -> Iterator[None]:
 
     fake_httpx = types.SimpleNamespace(**{**vars(httpx), "Client": client})
     with (
-        mock.patch.object(logs_stream, "_AbortableTransport", lambda: AbortableMockTransport(cluster)),
+        mock.patch.object(
+            logs_stream, "_AbortableTransport", lambda: AbortableMockTransport(cluster)
+        ),
         mock.patch.object(events_stream, "httpx", fake_httpx),
     ):
         yield
 
 
-# -- frozen clock --------------------------------------------------------------------------
+# -- frozen clock ----------------------------------------------------------------------
 
 
 class FrozenDatetime(datetime):
     """`datetime` whose `now()` is always NOW."""
 
     @classmethod
-    def now(cls, tz: tzinfo | None = None) -> FrozenDatetime:  # type: ignore[override]
+    def now(cls, tz: tzinfo | None = None) -> FrozenDatetime:
         return cls.fromtimestamp(NOW.timestamp(), tz)
 
 
@@ -890,7 +903,7 @@ def frozen_clock() -> Iterator[None]:
         time.tzset()
 
 
-# -- the views ------------------------------------------------------------------------------
+# -- the views -------------------------------------------------------------------------
 
 Ready = Callable[[Any, FakeCluster], bool]
 
@@ -1024,12 +1037,49 @@ async def show_view(app: Any, pilot: Pilot[None], cluster: FakeCluster, view: Vi
     """Open `view`, wait until it has drawn its data and the picture holds still;
     return the SVG screenshot."""
     await view.open(app, pilot)
-    await _until(pilot, lambda: view.ready(app, cluster))
-    last = ""
+    await _until(pilot, lambda: view.ready(app, cluster) and _footer_drawn(app))
+    # the same picture three times in a row, 50 ms apart: nothing is still on its way
+    shots: list[str] = []
     for _ in range(100):
         await pilot.pause(0.05)
-        shot = app.export_screenshot(title=f"nomadtui — {view.title}")
-        if shot == last:
-            return shot
-        last = shot
+        shots = [*shots[-2:], app.export_screenshot(title=f"nomadtui — {view.title}")]
+        if len(shots) == 3 and len(set(shots)) == 1 and _footer_drawn(app):
+            return shots[0]
     raise AssertionError(f"view {view.name} kept changing")
+
+
+def _footer_drawn(app: Any) -> bool:
+    """The footer has its keys (it draws them a refresh after the screen's bindings settle)."""
+    from textual.widgets import Footer
+
+    return all(footer.children for footer in app.screen.query(Footer))
+
+
+def screen_text(app: Any) -> str:
+    """The screen as plain text (what export_screenshot draws, without colours)."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True,
+                      color_system=None, legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(
+        full=True, screen_stack=app._background_screens))
+    return "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"
+
+
+@contextlib.asynccontextmanager
+async def fake_console(
+    size: tuple[int, int],
+) -> AsyncIterator[tuple[Any, Pilot[None], FakeCluster]]:
+    """A ConsoleApp on a fresh FakeCluster, clock frozen, running headless at `size`."""
+    from nomadtui.tui.app import ConsoleApp
+
+    cluster = FakeCluster()
+    client = cluster.client()
+    try:
+        with frozen_clock(), patched_streams(cluster), contextlib.chdir(FIXTURES):
+            app = ConsoleApp(client)
+            app.animation_level = "none"  # tab underlines etc. land at once
+            async with app.run_test(size=size) as pilot:
+                yield app, pilot, cluster
+    finally:
+        cluster.close()
+        client.close()

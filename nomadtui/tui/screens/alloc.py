@@ -34,13 +34,13 @@ TASK_COLUMNS = (
     Column("state", "State", width=10),
     Column("restarts", "Restarts", width=8, priority=3),
     Column("event", "Last event", width=16, priority=1),
-    Column("event_at", "When", width=8, priority=2),
-    Column("since", "Since", width=8, priority=6),
+    Column("event_at", "When", width=10, priority=2),
+    Column("since", "Since", width=10, priority=6),
     Column("cpu", "CPU", width=8, priority=5),
     Column("memory", "Memory", width=8, priority=4),
 )
 EVENT_COLUMNS = (
-    Column("time", "When", width=8),
+    Column("time", "When", width=10),
     Column("type", "Type", width=16),
     Column("description", "Description"),
 )

@@ -46,8 +46,8 @@ class AllocsScreen(ResourceScreen):
         Column("version", "Ver", width=3, priority=5),
         Column("desired", "Desired", width=7, priority=3),
         Column("status", "Status", width=8),
-        Column("created", "Created", width=9, priority=6),
-        Column("modified", "Modified", width=9, priority=1),
+        Column("created", "Created", width=10, priority=6),
+        Column("modified", "Modified", width=10, priority=1),
     )
 
     def __init__(self) -> None:
