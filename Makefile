@@ -22,7 +22,7 @@ deps:
 	  echo "test-deps: Docker is not available; Docker tests will $${CI:+fail}$${CI:-be skipped}"; }
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check controlplane nomadtui tests bench
+	$(VENV)/bin/ruff check controlplane nomadtui tests bench scripts
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy controlplane nomadtui
