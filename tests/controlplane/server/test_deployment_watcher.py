@@ -3,15 +3,11 @@ auto-promotion, next-batch evaluations; on a real single-node Raft + StateStore.
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
-
 import pytest
 
 from controlplane.raft.messages import JobRegister, JobStable, MsgType, PlanApply
-from controlplane.raft.node import RaftConfig, RaftNode
+from controlplane.raft.node import RaftNode
 from controlplane.server.deployment_watcher import DeploymentWatcher, parse_time
-from controlplane.state import StateStore
 from controlplane.structs import (
     Allocation,
     AllocClientUpdate,
@@ -22,40 +18,18 @@ from controlplane.structs import (
     Task,
     TaskGroup,
 )
-from tests.waiting import wait_for
+from tests.clocks import Clock
 
 SEC = 1_000_000_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def raft() -> Iterator[RaftNode]:
-    node = RaftNode(StateStore(), RaftConfig(self_addr=f"127.0.0.1:{_port()}"))
-    wait_for(node.is_leader, what="single-node leader")
-    yield node
-    node.destroy()
 
 
 def _job(image: str) -> Job:
     return Job(
         id="web",
         task_groups=[
-            TaskGroup(name="g", count=2,
-                      tasks=[Task(name="t", driver="docker", config={"image": image})])
+            TaskGroup(
+                name="g", count=2, tasks=[Task(name="t", driver="docker", config={"image": image})]
+            )
         ],
     )
 
@@ -74,14 +48,19 @@ def _deploy(raft: RaftNode, job: Job, **state: object) -> Deployment:
         job_version=job.version,
         status="running",
         status_description="Deployment is running",
-        task_groups={"g": DeploymentState(desired_total=2, progress_deadline=600 * SEC,
-                                          **state)},  # type: ignore[arg-type]
+        task_groups={"g": DeploymentState(desired_total=2, progress_deadline=600 * SEC, **state)},  # type: ignore[arg-type]
     )
     allocs = [
-        Allocation(id=f"{dep.id}-a{i}", job_id=job.id, job=job, node_id="n1",
-                   name=f"web.g[{i}]", task_group="g", deployment_id=dep.id,
-                   deployment_status=AllocDeploymentStatus(canary=bool(state.get(
-                       "desired_canaries"))))
+        Allocation(
+            id=f"{dep.id}-a{i}",
+            job_id=job.id,
+            job=job,
+            node_id="n1",
+            name=f"web.g[{i}]",
+            task_group="g",
+            deployment_id=dep.id,
+            deployment_status=AllocDeploymentStatus(canary=bool(state.get("desired_canaries"))),
+        )
         for i in range(2)
     ]
     raft.submit(MsgType.PLAN_APPLY, PlanApply(allocs=allocs, deployment=dep))
@@ -93,14 +72,21 @@ def _deploy(raft: RaftNode, job: Job, **state: object) -> Deployment:
 def _health(raft: RaftNode, alloc_id: str, healthy: bool) -> None:
     from controlplane.raft.messages import AllocClientUpdateMsg
 
-    raft.submit(MsgType.ALLOC_CLIENT_UPDATE, AllocClientUpdateMsg(updates=[
-        AllocClientUpdate(id=alloc_id, client_status="running",
-                          deployment_status=AllocDeploymentStatus(healthy=healthy))
-    ]))
+    raft.submit(
+        MsgType.ALLOC_CLIENT_UPDATE,
+        AllocClientUpdateMsg(
+            updates=[
+                AllocClientUpdate(
+                    id=alloc_id,
+                    client_status="running",
+                    deployment_status=AllocDeploymentStatus(healthy=healthy),
+                )
+            ]
+        ),
+    )
 
 
-def test_counters_progress_and_success(raft: RaftNode) -> None:
-    clock = Clock()
+def test_counters_progress_and_success(raft: RaftNode, clock: Clock) -> None:
     w = DeploymentWatcher(raft, raft.store, clock=clock)
     job = _register(raft, _job("a"))
     dep = _deploy(raft, job)
@@ -125,14 +111,18 @@ def test_counters_progress_and_success(raft: RaftNode) -> None:
     done = raft.store.deployment_by_id(dep.id)
     assert done is not None
     assert (done.status, done.status_description) == (
-        "successful", "Deployment completed successfully")
+        "successful",
+        "Deployment completed successfully",
+    )
     stored = raft.store.job_by_id("default", "web")
     assert stored is not None and stored.stable is True
     assert raft.store.job_versions("default", "web")[0].stable is True
 
 
-def test_unhealthy_alloc_fails_and_auto_reverts_to_last_stable(raft: RaftNode) -> None:
-    w = DeploymentWatcher(raft, raft.store, clock=Clock())
+def test_unhealthy_alloc_fails_and_auto_reverts_to_last_stable(
+    raft: RaftNode, clock: Clock
+) -> None:
+    w = DeploymentWatcher(raft, raft.store, clock=clock)
     v0 = _register(raft, _job("good"))
     raft.submit(MsgType.JOB_STABLE, JobStable(namespace="default", job_id="web", version=0))
     v1 = _register(raft, _job("bad"))
@@ -154,8 +144,8 @@ def test_unhealthy_alloc_fails_and_auto_reverts_to_last_stable(raft: RaftNode) -
     assert [e.triggered_by for e in evals] == ["job-register"]
 
 
-def test_failure_without_stable_version_says_so(raft: RaftNode) -> None:
-    w = DeploymentWatcher(raft, raft.store, clock=Clock())
+def test_failure_without_stable_version_says_so(raft: RaftNode, clock: Clock) -> None:
+    w = DeploymentWatcher(raft, raft.store, clock=clock)
     job = _register(raft, _job("a"))
     dep = _deploy(raft, job, auto_revert=True)
     _health(raft, f"{dep.id}-a1", False)
@@ -168,8 +158,7 @@ def test_failure_without_stable_version_says_so(raft: RaftNode) -> None:
     assert current is not None and current.version == 0
 
 
-def test_missed_progress_deadline_fails(raft: RaftNode) -> None:
-    clock = Clock()
+def test_missed_progress_deadline_fails(raft: RaftNode, clock: Clock) -> None:
     w = DeploymentWatcher(raft, raft.store, clock=clock)
     dep = _deploy(raft, _register(raft, _job("a")))
     w.tick()  # sets the deadline
@@ -180,11 +169,13 @@ def test_missed_progress_deadline_fails(raft: RaftNode) -> None:
     failed = raft.store.deployment_by_id(dep.id)
     assert failed is not None
     assert (failed.status, failed.status_description) == (
-        "failed", "Failed due to progress deadline")
+        "failed",
+        "Failed due to progress deadline",
+    )
 
 
-def test_auto_promote_once_canaries_are_healthy(raft: RaftNode) -> None:
-    w = DeploymentWatcher(raft, raft.store, clock=Clock())
+def test_auto_promote_once_canaries_are_healthy(raft: RaftNode, clock: Clock) -> None:
+    w = DeploymentWatcher(raft, raft.store, clock=clock)
     dep = _deploy(raft, _register(raft, _job("a")), desired_canaries=2, auto_promote=True)
     assert dep.task_groups["g"].placed_canaries == [f"{dep.id}-a0", f"{dep.id}-a1"]
     w.tick()

@@ -15,20 +15,35 @@ def _store() -> StateStore:
     old = NOW - 5 * HOUR_NS
     s.upsert_job(1, Job(id="stopped", stop=True, task_groups=[TaskGroup(name="g")]), old)
     s.upsert_job(2, Job(id="batch", type="batch", task_groups=[TaskGroup(name="g")]), old)
-    s.upsert_allocs(3, [
-        Allocation(id="a-stopped", job_id="stopped", node_id="n", task_group="g",
-                   desired_status="stop", modify_time=old),
-        Allocation(id="a-batch", job_id="batch", node_id="n", task_group="g", modify_time=old),
-    ])
-    s.update_allocs_from_client(4, [
-        AllocClientUpdate(id="a-stopped", client_status="complete", modify_time=old),
-        AllocClientUpdate(id="a-batch", client_status="complete", modify_time=old),
-    ])
-    s.upsert_evals(5, [
-        Evaluation(id="e-old", job_id="batch", status="complete", modify_time=old),
-        Evaluation(id="e-new", job_id="batch", status="complete", modify_time=NOW),
-        Evaluation(id="e-blocked", job_id="batch", status="blocked", modify_time=old),
-    ])
+    s.upsert_allocs(
+        3,
+        [
+            Allocation(
+                id="a-stopped",
+                job_id="stopped",
+                node_id="n",
+                task_group="g",
+                desired_status="stop",
+                modify_time=old,
+            ),
+            Allocation(id="a-batch", job_id="batch", node_id="n", task_group="g", modify_time=old),
+        ],
+    )
+    s.update_allocs_from_client(
+        4,
+        [
+            AllocClientUpdate(id="a-stopped", client_status="complete", modify_time=old),
+            AllocClientUpdate(id="a-batch", client_status="complete", modify_time=old),
+        ],
+    )
+    s.upsert_evals(
+        5,
+        [
+            Evaluation(id="e-old", job_id="batch", status="complete", modify_time=old),
+            Evaluation(id="e-new", job_id="batch", status="complete", modify_time=NOW),
+            Evaluation(id="e-blocked", job_id="batch", status="blocked", modify_time=old),
+        ],
+    )
     return s
 
 
