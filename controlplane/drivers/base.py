@@ -120,6 +120,10 @@ class Driver(Protocol):
         """Release everything the task held (container, process group). Idempotent."""
         ...
 
+    def signal(self, handle: TaskHandle, signal: str) -> None:
+        """Send `signal` (e.g. "SIGHUP") to the running task; DriverError if it cannot."""
+        ...
+
     def inspect(self, handle: TaskHandle) -> TaskStatus: ...
 
     def recover(self, handle: TaskHandle) -> bool:

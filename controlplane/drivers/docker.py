@@ -179,6 +179,15 @@ class DockerDriver:
         except _DOCKER_ERRORS as e:
             raise DriverError(f"docker: stop {cid[:12]} failed: {e}") from e
 
+    def signal(self, handle: TaskHandle, signal: str) -> None:
+        cid = _cid(handle)
+        try:
+            self.client.api.kill(cid, signal=_signal_name(signal))
+        except docker.errors.APIError as e:
+            raise DriverError(f"docker: signal {cid[:12]} failed: {_reason(e)}") from e
+        except _DOCKER_ERRORS as e:
+            raise DriverError(f"docker: signal {cid[:12]} failed: {e}") from e
+
     def destroy(self, handle: TaskHandle) -> None:
         cid = _cid(handle)
         try:

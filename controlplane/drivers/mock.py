@@ -70,6 +70,7 @@ class MockDriver:
         self._lock = threading.Lock()
         self._tasks: dict[str, _MockTask] = {}
         self.started: list[TaskConfig] = []  # every successful start, in order
+        self.signals: list[tuple[str, int]] = []  # (task, signal number) sent
 
     def fingerprint(self) -> Fingerprint:
         return Fingerprint(
@@ -130,6 +131,12 @@ class MockDriver:
             if task.stopped is None and task.started_at + task.run_for > self._clock():
                 task.stopped = ExitResult(signal=signal_number(signal))
         task.done.set()
+
+    def signal(self, handle: TaskHandle, signal: str) -> None:
+        """Records the signal; the mock task carries on."""
+        self._task(handle)
+        with self._lock:
+            self.signals.append((handle.task_name, signal_number(signal)))
 
     def destroy(self, handle: TaskHandle) -> None:
         with self._lock:

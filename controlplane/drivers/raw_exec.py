@@ -246,6 +246,14 @@ class RawExecDriver:
         # Children that outlived the command die with the task.
         self._kill_group(task, 9)
 
+    def signal(self, handle: TaskHandle, signal: str) -> None:
+        # the whole group: what the command started hears it too (the
+        # supervisor ignores the catchable signals)
+        task = self._task(handle)
+        if not _alive(task):
+            raise DriverError("task is not running", recoverable=False)
+        self._kill_group(task, signal_number(signal))
+
     def destroy(self, handle: TaskHandle) -> None:
         try:
             task = self._task(handle)

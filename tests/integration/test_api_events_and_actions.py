@@ -425,3 +425,33 @@ def test_client_restart_runs_the_task_again(api: httpx.Client) -> None:
 def test_client_signal_unknown_alloc(api: httpx.Client) -> None:
     resp = api.put("/v1/client/allocation/nope/signal", json={"Signal": "SIGHUP"})
     assert resp.status_code == 404
+
+
+def test_client_signal_reaches_the_task(api: httpx.Client) -> None:
+    job_id = "signal-job"
+    script = "trap 'echo got-hup' HUP; echo started; while :; do sleep 0.1; done"
+    try:
+        api.put("/v1/jobs", json=_job_body(job_id, script))
+        (alloc,) = wait_for(lambda: _running(api, job_id), what="the job running")
+        alloc_id = alloc["ID"]
+
+        def stdout() -> str:
+            return api.get(
+                f"/v1/client/fs/logs/{alloc_id}",
+                params={"task": "t", "type": "stdout", "plain": "true"},
+            ).text
+
+        wait_for(lambda: "started" in stdout(), what="the trap installed")
+        resp = api.put(
+            f"/v1/client/allocation/{alloc_id}/signal", json={"Signal": "SIGHUP", "Task": "t"}
+        )
+        assert resp.status_code == 200, resp.text
+        wait_for(lambda: "got-hup" in stdout(), what="the task to handle SIGHUP")
+        # the event reaches the server with the client's next (batched) update
+        wait_for(
+            lambda: "Signaling" in [e["Type"] for e in _task_state(api, alloc_id)["Events"]],
+            what="the Signaling task event",
+        )
+        assert _task_state(api, alloc_id)["State"] == "running"
+    finally:
+        _purge(api, job_id)

@@ -217,3 +217,21 @@ def test_recover_refuses_a_reused_or_dead_pid(
     assert not RawExecDriver().recover(reused)
     dead = handle.replace(state={"pid": 2**22 + 17, "create_time": 1.0})
     assert not RawExecDriver().recover(dead)
+
+
+def test_signal_reaches_the_task_and_it_keeps_running(
+    driver: RawExecDriver, task_config: MakeConfig
+) -> None:
+    cfg = task_config(sh("trap 'echo got-usr1' USR1; echo ready; while :; do sleep 0.05; done"))
+    handle = start(driver, cfg)
+    deadline = time.monotonic() + 10
+    while "ready" not in read(cfg.stdout_path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    driver.signal(handle, "SIGUSR1")
+    while "got-usr1" not in read(cfg.stdout_path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "got-usr1" in read(cfg.stdout_path)
+    assert driver.inspect(handle).running
+    driver.stop(handle, timeout=5)
+    with pytest.raises(DriverError):
+        driver.signal(handle, "SIGUSR1")
