@@ -38,9 +38,9 @@ class Reads:
     """Query methods; subclasses provide `_t` and the secondary indexes."""
 
     _t: Tables
-    _allocs_by_node: dict[str, set[str]]
-    _allocs_by_job: dict[tuple[str, str], set[str]]
-    _evals_by_job: dict[tuple[str, str], set[str]]
+    _allocs_by_node: dict[str, frozenset[str]]
+    _allocs_by_job: dict[tuple[str, str], frozenset[str]]
+    _evals_by_job: dict[tuple[str, str], frozenset[str]]
 
     # -- indexes ---------------------------------------------------------
     @property

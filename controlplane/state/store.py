@@ -63,8 +63,27 @@ def _placed(dep: Deployment, alloc: Allocation) -> Deployment:
     return deployments.count_placed(dep, alloc)
 
 
+def _index_add(index: dict[Any, frozenset[str]], key: Any, item: str) -> None:
+    # index entries are frozen and replaced, never changed in place, so a
+    # snapshot can share them: taking one is a shallow copy of the dicts
+    ids = index.get(key, frozenset())
+    if item not in ids:
+        index[key] = ids | {item}
+
+
+def _index_discard(index: dict[Any, frozenset[str]], key: Any, item: str) -> None:
+    ids = index.get(key)
+    if ids is not None and item in ids:
+        index[key] = ids - {item}
+
+
 class _Indexed(Reads):
-    """Tables plus the secondary indexes derived from them."""
+    """Tables plus the secondary indexes derived from them.
+
+    Tables' values and the index entries are immutable (frozen structs,
+    frozensets, job-version lists replaced whole), which is what makes
+    snapshots cheap.
+    """
 
     def __init__(self, tables: Tables) -> None:
         self._t = tables
@@ -77,15 +96,25 @@ class _Indexed(Reads):
         for a in self._t.allocs.values():
             self._index_alloc(a)
         for e in self._t.evals.values():
-            self._evals_by_job.setdefault((e.namespace, e.job_id), set()).add(e.id)
+            _index_add(self._evals_by_job, (e.namespace, e.job_id), e.id)
 
     def _index_alloc(self, a: Allocation) -> None:
-        self._allocs_by_node.setdefault(a.node_id, set()).add(a.id)
-        self._allocs_by_job.setdefault((a.namespace, a.job_id), set()).add(a.id)
+        _index_add(self._allocs_by_node, a.node_id, a.id)
+        _index_add(self._allocs_by_job, (a.namespace, a.job_id), a.id)
 
 
 class StateSnapshot(_Indexed):
     """A point-in-time view (implements StateView); nothing writes to the live store."""
+
+    @classmethod
+    def of(cls, store: _Indexed, tables: Tables) -> StateSnapshot:
+        """A snapshot sharing the store's (immutable) index entries."""
+        snap = cls.__new__(cls)
+        snap._t = tables
+        snap._allocs_by_node = dict(store._allocs_by_node)
+        snap._allocs_by_job = dict(store._allocs_by_job)
+        snap._evals_by_job = dict(store._evals_by_job)
+        return snap
 
     def with_job(self, job: Job) -> StateSnapshot:
         """This view with `job` stored: what a plan dry-run schedules against."""
@@ -107,14 +136,14 @@ class StateStore(_Indexed):
                 index=t.index,
                 table_index=dict(t.table_index),
                 jobs=dict(t.jobs),
-                job_versions={k: list(v) for k, v in t.job_versions.items()},
+                job_versions=dict(t.job_versions),
                 nodes=dict(t.nodes),
                 evals=dict(t.evals),
                 allocs=dict(t.allocs),
                 deployments=dict(t.deployments),
                 servers=dict(t.servers),
             )
-        return StateSnapshot(copied)
+            return StateSnapshot.of(self, copied)
 
     def dump(self) -> Tables:
         """The data a Raft snapshot persists (a copy: pickled in another thread)."""
@@ -180,12 +209,12 @@ class StateStore(_Indexed):
             for eval_id in eval_ids:
                 ev = self._t.evals.pop(eval_id, None)
                 if ev is not None:
-                    self._evals_by_job.get((ev.namespace, ev.job_id), set()).discard(eval_id)
+                    _index_discard(self._evals_by_job, (ev.namespace, ev.job_id), eval_id)
             for alloc_id in alloc_ids:
                 a = self._t.allocs.pop(alloc_id, None)
                 if a is not None:
-                    self._allocs_by_node.get(a.node_id, set()).discard(alloc_id)
-                    self._allocs_by_job.get((a.namespace, a.job_id), set()).discard(alloc_id)
+                    _index_discard(self._allocs_by_node, a.node_id, alloc_id)
+                    _index_discard(self._allocs_by_job, (a.namespace, a.job_id), alloc_id)
             for key in jobs:
                 self._t.jobs.pop(key, None)
                 self._t.job_versions.pop(key, None)
@@ -329,7 +358,7 @@ class StateStore(_Indexed):
                     create_index=old.create_index if old else index, modify_index=index
                 )
                 self._t.evals[ev.id] = stored
-                self._evals_by_job.setdefault((ev.namespace, ev.job_id), set()).add(ev.id)
+                _index_add(self._evals_by_job, (ev.namespace, ev.job_id), ev.id)
             self._bump(index, "evals")
 
     # -- allocations -----------------------------------------------------
@@ -499,11 +528,12 @@ class StateStore(_Indexed):
         key = (namespace, job_id)
         with self.lock:
             versions = self._t.job_versions.get(key, [])
-            found = False
-            for i, j in enumerate(versions):
-                if j.version == version:
-                    versions[i] = j.replace(stable=stable)
-                    found = True
+            found = any(j.version == version for j in versions)
+            if found:
+                # replaced whole: snapshots share the old list
+                self._t.job_versions[key] = [
+                    j.replace(stable=stable) if j.version == version else j for j in versions
+                ]
             job = self._t.jobs.get(key)
             if job is not None and job.version == version:
                 self._t.jobs[key] = job.replace(stable=stable, modify_index=index)
