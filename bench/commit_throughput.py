@@ -1,8 +1,9 @@
 """Benchmark: job registrations per second through a 3-server cluster, next to
 raw pysyncobj `@replicated` calls of the same payload size in the same run.
 
-Both sides: three processes on loopback, batching off (as the control plane
-configures it), `--clients` threads each writing one at a time. Not a test.
+Both sides: three server processes on loopback, batching off (as the control
+plane configures it), `--clients` writers each writing one at a time (for the
+cluster, separate loader processes on keep-alive connections). Not a test.
 
     .venv/bin/python bench/commit_throughput.py [--writes 2000] [--clients 8]
 """
@@ -17,7 +18,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import httpx
@@ -54,6 +54,21 @@ if writes:
     print(per * clients / (time.perf_counter() - t0), flush=True)
 else:
     time.sleep(3600)
+"""
+
+
+LOADER = r"""
+import http.client, json, sys
+host, port = sys.argv[1].removeprefix("http://").split(":")
+start, count = int(sys.argv[2]), int(sys.argv[3])
+conn = http.client.HTTPConnection(host, int(port))
+for i in range(start, start + count):
+    body = json.dumps({"Job": {"ID": f"bench-{i}", "TaskGroups": [{"Name": "g", "Count": 0,
+        "Tasks": [{"Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/true"}}]}]}})
+    conn.request("PUT", "/v1/jobs", body, {"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 200, resp.status
 """
 
 
@@ -122,18 +137,15 @@ def cluster(writes: int, clients: int, data: str) -> tuple[float, int]:
 
         size = len(json.dumps(body(0)))
         per = writes // clients
-
-        def work(k: int) -> None:
-            with httpx.Client() as c:
-                for j in range(per):
-                    c.put(f"{target}/v1/jobs", json=body(k * per + j)).raise_for_status()
-
+        # the load comes from separate processes speaking plain http.client:
+        # one Python process of httpx threads saturates long before the servers
         t0 = time.perf_counter()
-        threads = [threading.Thread(target=work, args=(k,)) for k in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        loaders = [
+            subprocess.Popen([sys.executable, "-c", LOADER, target, str(k * per), str(per)])
+            for k in range(clients)
+        ]
+        for p in loaders:
+            p.wait()
         return per * clients / (time.perf_counter() - t0), size
     finally:
         _kill(procs)
