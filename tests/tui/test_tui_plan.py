@@ -29,6 +29,7 @@ from nomadtui.tui.screens.plan_picker import FilePickerScreen
 from nomadtui.tui.screens.plan_spec import load_spec
 from nomadtui.tui.widgets.confirm import ConfirmScreen
 from nomadtui.tui.widgets.file_picker import PathInput
+from tests.waiting import wait_for
 
 DEADLINE_S = 15.0
 
@@ -120,13 +121,11 @@ def register(client: NomadClient, path: Path) -> int:
 
 
 def wait_allocs(client: NomadClient, job: str, n: int) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
+    def placed() -> bool:
         allocs = client.job_allocations(job).data or []
-        if len([a for a in allocs if a.get("DesiredStatus") == "run"]) >= n:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"job {job} never got {n} allocations")
+        return len([a for a in allocs if a.get("DesiredStatus") == "run"]) >= n
+
+    wait_for(placed, timeout=DEADLINE_S, what=f"job {job} to get {n} allocations")
 
 
 def server_job(address: str, job: str) -> dict[str, Any] | None:

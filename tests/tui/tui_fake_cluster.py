@@ -674,8 +674,9 @@ class HeldStream(httpx.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         yield from self.chunks
+        # our own stop wakes us at once; the shared ones are checked between waits
         while not any(s.is_set() for s in self.stops):
-            time.sleep(0.02)
+            self.stops[-1].wait(0.02)
 
     def close(self) -> None:
         self.stops[-1].set()

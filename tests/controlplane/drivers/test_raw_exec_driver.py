@@ -17,6 +17,7 @@ import pytest
 
 from controlplane.drivers.base import Driver, DriverError, TaskConfig, TaskHandle
 from controlplane.drivers.raw_exec import RawExecDriver
+from tests.waiting import wait_for
 
 MakeConfig = Callable[..., TaskConfig]
 
@@ -163,9 +164,7 @@ def test_stop_with_a_custom_signal(driver: RawExecDriver, task_config: MakeConfi
         sh("trap 'echo got-int; exit 0' INT; echo ready; while :; do sleep 0.05; done")
     )
     handle = start(driver, cfg)
-    deadline = time.monotonic() + 10
-    while "ready" not in read(cfg.stdout_path) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: "ready" in read(cfg.stdout_path), timeout=10, what="the trap installed")
     driver.stop(handle, timeout=5, signal="SIGINT")
     result = driver.wait(handle, timeout=5)
     assert result is not None and result.successful()
@@ -224,13 +223,9 @@ def test_signal_reaches_the_task_and_it_keeps_running(
 ) -> None:
     cfg = task_config(sh("trap 'echo got-usr1' USR1; echo ready; while :; do sleep 0.05; done"))
     handle = start(driver, cfg)
-    deadline = time.monotonic() + 10
-    while "ready" not in read(cfg.stdout_path) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: "ready" in read(cfg.stdout_path), timeout=10, what="the trap installed")
     driver.signal(handle, "SIGUSR1")
-    while "got-usr1" not in read(cfg.stdout_path) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert "got-usr1" in read(cfg.stdout_path)
+    wait_for(lambda: "got-usr1" in read(cfg.stdout_path), timeout=10, what="SIGUSR1 handled")
     assert driver.inspect(handle).running
     driver.stop(handle, timeout=5)
     with pytest.raises(DriverError):
