@@ -13,13 +13,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Static
 
-from controlplane.errors import NomadError, NotFound
+from controlplane.errors import NotFound
 from nomadtui.client import NomadClient, Response
 
 from ..messages import DataChanged
@@ -203,7 +202,7 @@ class AllocScreen(ConsoleScreen):
         self._confirm(
             f"Restart {what} of allocation {self.alloc_id[:8]}?", "Restart",
             f"restarted {what} of {self.alloc_id[:8]}",
-            f"restart of {what} failed", lambda client: client.put(path, body),
+            f"restart of {what}", lambda client: client.put(path, body),
         )
 
     def action_stop(self) -> None:
@@ -211,26 +210,19 @@ class AllocScreen(ConsoleScreen):
         self._confirm(
             f"Stop allocation {self.alloc_id[:8]}? The scheduler will replace it.",
             "Stop", f"stopping allocation {self.alloc_id[:8]}",
-            f"stop of {self.alloc_id[:8]} failed", lambda client: client.put(path),
+            f"stop of {self.alloc_id[:8]}", lambda client: client.put(path),
         )
 
-    def _confirm(self, question: str, label: str, done: str, failed: str,
+    def _confirm(self, question: str, label: str, done: str, what: str,
                  call: Callable[[NomadClient], Response]) -> None:
+        client = self.client
+
+        def succeeded(resp: Response) -> str:
+            eval_id = (resp.data or {}).get("EvalID") if isinstance(resp.data, dict) else None
+            return done + (f" (eval {str(eval_id)[:8]})" if eval_id else "")
+
         def answered(yes: bool | None) -> None:
             if yes:
-                self.call_api(done, failed, call)
+                self.call_api(what, lambda: call(client), succeeded)
 
         self.app.push_screen(ConfirmScreen(question, label), answered)
-
-    @work(thread=True, group="alloc-action")
-    def call_api(self, done: str, failed: str,
-                   call: Callable[[NomadClient], Response]) -> None:
-        try:
-            resp = call(self.client)
-        except NomadError as exc:
-            self.app.call_from_thread(
-                self.notify, f"{failed}: {exc}", severity="error", timeout=8)
-            return
-        eval_id = (resp.data or {}).get("EvalID") if isinstance(resp.data, dict) else None
-        suffix = f" (eval {str(eval_id)[:8]})" if eval_id else ""
-        self.app.call_from_thread(self.notify, done + suffix, timeout=4)

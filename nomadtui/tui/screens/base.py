@@ -13,9 +13,10 @@ and should `message.prevent_default()` when it fully handles a DataChanged.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,7 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from controlplane.errors import NomadError
-from nomadtui.client import AgentUnreachable, NomadClient, Response
+from nomadtui.client import AgentUnreachable, NomadClient, Response, one_line
 
 from ..messages import ConnectionChanged, DataChanged, WatchFailed
 from ..watch import Watch
@@ -33,6 +34,10 @@ from ..widgets.resource_table import Column, ResourceTable, Row
 if TYPE_CHECKING:
     from ..app import ConsoleApp
 
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 RENDER_EVERY_S = 0.2
 """A busy list redraws at most five times a second."""
@@ -111,6 +116,45 @@ class ConsoleScreen(Screen[None]):
     def on_unmount(self) -> None:
         for w in self.watches:
             w.stop()
+
+    def call_api(
+        self,
+        what: str,
+        call: Callable[[], T],
+        success: Callable[[T], str] | None = None,
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """Run an action's API `call` off the UI thread, then say how it went.
+
+        Success notifies `success(resp)` (default "`what`: done") and runs
+        `then` on the UI thread; a server error or a bug notifies
+        "`what` failed: ..." and the screen keeps its data.
+        """
+        app = self.app
+
+        def failed(exc: Exception) -> None:
+            app.call_from_thread(
+                app.notify, f"{what} failed: {one_line(str(exc))}",
+                title="Error", severity="error", timeout=8,
+            )
+
+        def work() -> None:
+            try:
+                resp = call()
+            except NomadError as exc:
+                failed(exc)
+                return
+            except Exception as exc:  # a bug must not take the console down
+                log.exception("action %s failed", what)
+                failed(exc)
+                return
+            app.call_from_thread(
+                app.notify, success(resp) if success else f"{what}: done", timeout=4
+            )
+            if then is not None:
+                app.call_from_thread(then)
+
+        self.run_worker(work, thread=True, group="actions", exit_on_error=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not (action in self.MUTATING and self.console.read_only)

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.screen import Screen
-
 from nomadtui.client import NomadClient, Response
 
 from ..widgets.confirm import ConfirmScreen
-from .node_actions import run_call
+from .base import ConsoleScreen
 
 ACTIONS = ("promote", "fail", "pause", "resume")
 
@@ -79,7 +77,7 @@ def _reverted(resp: Response) -> str:
     return f"; job reverted to version {version}" if version is not None else ""
 
 
-def act(screen: Screen[Any], client: NomadClient, action: str, dep: dict[str, Any]) -> None:
+def act(screen: ConsoleScreen, client: NomadClient, action: str, dep: dict[str, Any]) -> None:
     """Confirm, then run `action` on `dep`."""
     dep_id = str(dep["ID"])
     label = f"{dep_id[:8]} (job {dep.get('JobID', '')} v{dep.get('JobVersion', 0)})"
@@ -87,8 +85,7 @@ def act(screen: Screen[Any], client: NomadClient, action: str, dep: dict[str, An
 
     def answered(yes: bool | None) -> None:
         if yes:
-            run_call(
-                screen,
+            screen.call_api(
                 f"{confirm} deployment {dep_id[:8]}",
                 lambda: _call(client, action, dep_id),
                 lambda resp: f"Deployment {dep_id[:8]} {DONE[action]}{_reverted(resp)}",

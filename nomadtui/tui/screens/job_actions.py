@@ -3,8 +3,8 @@ and promote / fail / pause / resume the latest deployment.
 
 Every action is listed in MUTATING (hidden with --read-only), asks first
 when it is destructive (Cancel is the default), runs its API call in a thread
-worker and reports back with a JobActionDone message: success or the server's
-error as a notification. Actions never touch the data on screen; the view's
+worker (ConsoleScreen.call_api) and reports success or the server's error as
+a notification. Actions never touch the data on screen; the view's
 watches show the outcome, and on an error the last good data simply stays.
 """
 
@@ -17,12 +17,10 @@ from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widgets import Button, Checkbox, Static
 
-from controlplane.errors import NomadError
 from nomadtui.cli.deployment_format import PAUSED, RUNNING
-from nomadtui.client import NomadClient, one_line
+from nomadtui.client import NomadClient
 
 from ..widgets.confirm import ConfirmScreen
 from .base import ConsoleScreen
@@ -31,16 +29,6 @@ from .job_scale import ScaleRequest, ScaleScreen
 Json = dict[str, Any]
 SCALE_MESSAGE = "submitted using the nomadtui console"
 DEPLOYMENT_ACTIONS = frozenset({"promote", "fail_deployment", "pause", "resume"})
-
-
-class JobActionDone(Message):
-    """An action's API call finished (ok) or failed (the server's message)."""
-
-    def __init__(self, action: str, ok: bool, text: str) -> None:
-        super().__init__()
-        self.action = action
-        self.ok = ok
-        self.text = text
 
 
 class StopJobScreen(ConfirmScreen):
@@ -122,24 +110,12 @@ class JobActions(ConsoleScreen):
     def run_call(self, action: str, call: Callable[[NomadClient], str]) -> None:
         """Run `call` off the UI thread; its return value is the success text."""
         client = self.client
-
-        def work() -> None:
-            try:
-                text = call(client)
-            except NomadError as err:
-                self.post_message(JobActionDone(action, False, one_line(str(err))))
-                return
-            self.post_message(JobActionDone(action, True, text))
-
-        self.run_worker(work, thread=True, group=f"job-action-{action}")
-
-    def on_job_action_done(self, message: JobActionDone) -> None:
-        if not message.ok:
-            self.notify(f"{message.action} failed: {message.text}", severity="error", timeout=8)
-            return
-        self.notify(message.text, timeout=4)
-        if message.action == "purge":
-            self.after_purge()
+        self.call_api(
+            action,
+            lambda: call(client),
+            success=lambda text: text,
+            then=self.after_purge if action == "purge" else None,
+        )
 
     @staticmethod
     def _eval(resp_data: Any) -> str:

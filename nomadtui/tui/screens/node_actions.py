@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from controlplane.errors import NomadError
 from nomadtui.cli.format import go_duration
 from nomadtui.client import NomadClient, Response
 
 from ..widgets.confirm import ConfirmScreen
+from .base import ConsoleScreen
 
 log = logging.getLogger(__name__)
 
@@ -59,35 +58,6 @@ def parse_deadline(text: str) -> int:
     return int(total)
 
 
-def run_call(
-    screen: Screen[Any],
-    what: str,
-    call: Callable[[], Response],
-    success: Callable[[Response], str] | None = None,
-) -> None:
-    """Run `call` off the UI thread; notify `success(resp)` or the server's error."""
-    app = screen.app
-
-    def work() -> None:
-        try:
-            resp = call()
-        except NomadError as exc:
-            app.call_from_thread(
-                app.notify, f"{what} failed: {exc}", title="Error", severity="error", timeout=8
-            )
-            return
-        except Exception as exc:  # a bug must not take the console down
-            log.exception("action %s failed", what)
-            app.call_from_thread(
-                app.notify, f"{what} failed: {exc}", title="Error", severity="error", timeout=8
-            )
-            return
-        message = success(resp) if success is not None else f"{what}: done"
-        app.call_from_thread(app.notify, message, timeout=4)
-
-    screen.run_worker(work, thread=True, group="actions", exit_on_error=False)
-
-
 def node_label(node: dict[str, Any]) -> str:
     return f"{node.get('Name') or ''} ({str(node.get('ID', ''))[:8]})".strip()
 
@@ -106,7 +76,7 @@ def set_eligibility(client: NomadClient, node_id: str, eligible: bool) -> Respon
     return client.put(f"/v1/node/{node_id}/eligibility", body)
 
 
-def toggle_eligibility(screen: Screen[Any], client: NomadClient, node: dict[str, Any]) -> None:
+def toggle_eligibility(screen: ConsoleScreen, client: NomadClient, node: dict[str, Any]) -> None:
     """Ask, then flip the node's scheduling eligibility."""
     eligible = node.get("SchedulingEligibility") != "eligible"
     label = node_label(node)
@@ -117,8 +87,7 @@ def toggle_eligibility(screen: Screen[Any], client: NomadClient, node: dict[str,
 
     def answered(yes: bool | None) -> None:
         if yes:
-            run_call(
-                screen,
+            screen.call_api(
                 f"Mark {label} {verb}",
                 lambda: set_eligibility(client, str(node["ID"]), eligible),
                 lambda resp: f"Node {label} is now {verb}{_evals(resp)}",
@@ -191,7 +160,7 @@ class DeadlineScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-def drain(screen: Screen[Any], client: NomadClient, node: dict[str, Any]) -> None:
+def drain(screen: ConsoleScreen, client: NomadClient, node: dict[str, Any]) -> None:
     """Start a drain (deadline prompt, then confirm), or cancel a running one."""
     label = node_label(node)
     node_id = str(node["ID"])
@@ -199,8 +168,7 @@ def drain(screen: Screen[Any], client: NomadClient, node: dict[str, Any]) -> Non
 
         def cancel(yes: bool | None) -> None:
             if yes:
-                run_call(
-                    screen,
+                screen.call_api(
                     f"Cancel drain of {label}",
                     lambda: update_drain(client, node_id, None),
                     lambda resp: f"Drain of {label} cancelled; node is eligible",
@@ -223,8 +191,7 @@ def drain(screen: Screen[Any], client: NomadClient, node: dict[str, Any]) -> Non
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                run_call(
-                    screen,
+                screen.call_api(
                     f"Drain {label}",
                     lambda: update_drain(client, node_id, deadline),
                     lambda resp: f"Draining {label}{_evals(resp)}",
