@@ -41,6 +41,7 @@ class Reads:
     _allocs_by_node: dict[str, frozenset[str]]
     _allocs_by_job: dict[tuple[str, str], frozenset[str]]
     _evals_by_job: dict[tuple[str, str], frozenset[str]]
+    _deployments_by_job: dict[tuple[str, str], frozenset[str]]
 
     # -- indexes ---------------------------------------------------------
     @property
@@ -193,11 +194,8 @@ class Reads:
         return self._t.deployments.get(dep_id)
 
     def deployments_by_job(self, namespace: str, job_id: str) -> list[Deployment]:
-        return [
-            d
-            for d in self._t.deployments.values()
-            if d.namespace == namespace and d.job_id == job_id
-        ]
+        ids = self._deployments_by_job.get((namespace, job_id), ())
+        return [self._t.deployments[i] for i in ids]
 
     def latest_deployment(self, namespace: str, job_id: str) -> Deployment | None:
         deps = self.deployments_by_job(namespace, job_id)

@@ -93,10 +93,13 @@ class _Indexed(Reads):
         self._allocs_by_node = {}
         self._allocs_by_job = {}
         self._evals_by_job = {}
+        self._deployments_by_job = {}
         for a in self._t.allocs.values():
             self._index_alloc(a)
         for e in self._t.evals.values():
             _index_add(self._evals_by_job, (e.namespace, e.job_id), e.id)
+        for d in self._t.deployments.values():
+            _index_add(self._deployments_by_job, (d.namespace, d.job_id), d.id)
 
     def _index_alloc(self, a: Allocation) -> None:
         _index_add(self._allocs_by_node, a.node_id, a.id)
@@ -114,6 +117,7 @@ class StateSnapshot(_Indexed):
         snap._allocs_by_node = dict(store._allocs_by_node)
         snap._allocs_by_job = dict(store._allocs_by_job)
         snap._evals_by_job = dict(store._evals_by_job)
+        snap._deployments_by_job = dict(store._deployments_by_job)
         return snap
 
     def with_job(self, job: Job) -> StateSnapshot:
@@ -218,10 +222,9 @@ class StateStore(_Indexed):
             for key in jobs:
                 self._t.jobs.pop(key, None)
                 self._t.job_versions.pop(key, None)
-                for dep_id in [
-                    d.id for d in self._t.deployments.values() if (d.namespace, d.job_id) == key
-                ]:
-                    del self._t.deployments[dep_id]
+                for dep_id in self._deployments_by_job.pop(key, frozenset()):
+                    self._t.deployments.pop(dep_id, None)
+                    _index_discard(self._deployments_by_job, key, dep_id)
             self._bump(index, "evals", "allocs", "jobs", "deployments")
 
     # -- nodes -----------------------------------------------------------
@@ -488,6 +491,7 @@ class StateStore(_Indexed):
             old = self._t.deployments.get(dep.id)
             if old is not None:
                 dep = deployments.merge_from_plan(old, dep)
+            _index_add(self._deployments_by_job, (dep.namespace, dep.job_id), dep.id)
             self._t.deployments[dep.id] = dep.replace(
                 create_index=old.create_index if old else index, modify_index=index
             )
