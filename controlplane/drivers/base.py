@@ -68,6 +68,10 @@ class TaskConfig(Struct, frozen=True):
     # ports allocated to the task group: host port `value`, container port `to`
     ports: list[AllocatedPortMapping] = msgspec.field(default_factory=list)
     kill_signal: str = "SIGTERM"
+    # `logs { max_files, max_file_size }`: drivers write stdout/stderr through
+    # drivers.logrotate.RotatingLog(stdout_path, logs_max_files, logs_max_file_size_mb)
+    logs_max_files: int = 10
+    logs_max_file_size_mb: int = 10
 
 
 class TaskHandle(Struct, frozen=True):
