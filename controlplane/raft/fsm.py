@@ -32,6 +32,8 @@ class ApplyResult(msgspec.Struct, frozen=True):
     error: str = ""
     error_status: int = 0
     data: dict[str, Any] = msgspec.field(default_factory=dict)
+    # a BATCH entry: one result per sub-entry, in order
+    batch: list[ApplyResult] | None = None
 
 
 class FSMListener:
@@ -71,6 +73,26 @@ class FSM:
         }
 
     def apply(self, index: int, msg_type: int, payload: bytes) -> ApplyResult:
+        if msg_type == m.MsgType.BATCH:
+            result = self._apply_batch(index, payload)
+        else:
+            result = self._apply_one(index, msg_type, payload)
+        self.store.mark_applied(index)
+        self.store.notifier.notify()
+        return result
+
+    def _apply_batch(self, index: int, payload: bytes) -> ApplyResult:
+        """Sub-entries share the entry's index and are applied in order, each
+        with its own result: one failing does not undo the others."""
+        try:
+            batch = msgspec.msgpack.decode(payload, type=m.Batch)
+        except Exception as exc:
+            log.exception("fsm: undecodable batch index=%d", index)
+            return ApplyResult(index=index, error=f"failed to apply: {exc}", error_status=500)
+        results = [self._apply_one(index, e.msg_type, e.payload) for e in batch.entries]
+        return ApplyResult(index=index, batch=results)
+
+    def _apply_one(self, index: int, msg_type: int, payload: bytes) -> ApplyResult:
         try:
             mt = m.MsgType(msg_type)
             msg = m.decode(mt, payload)
@@ -80,8 +102,6 @@ class FSM:
         except Exception as exc:  # never let an entry wedge the log
             log.exception("fsm: failed to apply entry index=%d type=%s", index, msg_type)
             result = ApplyResult(index=index, error=f"failed to apply: {exc}", error_status=500)
-        self.store.mark_applied(index)
-        self.store.notifier.notify()
         return result
 
     # -- handlers --------------------------------------------------------

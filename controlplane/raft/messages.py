@@ -46,6 +46,8 @@ class MsgType(IntEnum):
     SERVER_MEMBER = 14
     GC = 15
     RESTORE = 16
+    # several entries committed as one (raft/group_commit.py)
+    BATCH = 17
 
 
 class Noop(Struct, frozen=True):
@@ -186,6 +188,17 @@ class RestoreState(Struct, frozen=True):
     archive: bytes
 
 
+class BatchEntry(Struct, frozen=True):
+    msg_type: int
+    payload: bytes
+
+
+class Batch(Struct, frozen=True):
+    """Entries submitted concurrently, applied in order at one Raft index."""
+
+    entries: list[BatchEntry]
+
+
 PAYLOADS: dict[MsgType, type[Struct]] = {
     MsgType.NOOP: Noop,
     MsgType.JOB_REGISTER: JobRegister,
@@ -204,6 +217,7 @@ PAYLOADS: dict[MsgType, type[Struct]] = {
     MsgType.RESTORE: RestoreState,
     MsgType.NODE_DRAIN: NodeDrain,
     MsgType.ALLOC_DESIRED_TRANSITION: AllocDesiredTransition,
+    MsgType.BATCH: Batch,
 }
 
 _encoder = msgspec.msgpack.Encoder()

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from controlplane.state import StateStore
 from controlplane.structs import Struct
 
 from .fsm import FSM, ApplyResult
+from .group_commit import GroupCommitter
 from .messages import MsgType, encode
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,9 @@ class RaftNode:
         self.store = store
         self._obj = _Replicated(self.fsm, cfg, _sync_conf(cfg))
         self._last_contact = time.monotonic()
+        self._committers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupCommitter] = (
+            weakref.WeakKeyDictionary()
+        )
         self._watch_leader_contact()
 
     def _watch_leader_contact(self) -> None:
@@ -175,18 +180,24 @@ class RaftNode:
     async def submit_async(
         self, mt: MsgType, msg: Struct, timeout: float = WRITE_TIMEOUT_S
     ) -> ApplyResult:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[tuple[Any, int]] = loop.create_future()
-
-        def callback(result: Any, err: int) -> None:
-            loop.call_soon_threadsafe(_set, fut, (result, err))
-
-        self._obj.apply(int(mt), encode(msg), callback=callback)
+        """Replicate one entry from the event loop; concurrent writes share
+        entries (group_commit.py), each still gets its own result."""
+        fut = self._committer().submit(int(mt), encode(msg))
         try:
             result, err = await asyncio.wait_for(fut, timeout)
         except TimeoutError:
             raise NoLeader("No cluster leader") from None
         return _result(result, err)
+
+    def _committer(self) -> GroupCommitter:
+        loop = asyncio.get_running_loop()
+        committer = self._committers.get(loop)
+        if committer is None:
+            committer = GroupCommitter(
+                loop, lambda t, p, cb: self._obj.apply(t, p, callback=cb), expire_s=WRITE_TIMEOUT_S
+            )
+            self._committers[loop] = committer
+        return committer
 
     async def change_membership(self, add: bool, addr: str, timeout: float = 10.0) -> None:
         """Add or remove a server (pysyncobj dynamic membership; leader only)."""
