@@ -163,6 +163,7 @@ def main() -> None:
           f"({args.clients} clients, {size}-byte bodies)")
     print(f"raw pysyncobj @replicated, same payload size:   {theirs:.0f}/s")
     print(f"ratio: {ours / theirs:.2f} (target >= 0.8)")
+    print(f"RESULT registrations_per_s={ours:.0f} raw_per_s={theirs:.0f} ratio={ours / theirs:.2f}")
 
 
 if __name__ == "__main__":
