@@ -6,7 +6,9 @@
 #      missing, start `dockerd --ip 127.0.0.1` (published ports stay on
 #      loopback) and wait until it answers;
 #   2. if `nomadtui-test/busybox:1` is absent: build it from Debian's
-#      busybox-static with `docker import`.
+#      busybox-static with `docker import`;
+#   3. if `javac` is missing: install Debian's default-jdk-headless (the java
+#      driver tests build a tiny jar).
 # NOMADTUI_TEST_IMAGE overrides the image name (to try a build without
 # touching the real one). Never contacts an image registry. Exits non-zero
 # with a clear message when something cannot be made to work; the caller
@@ -129,6 +131,16 @@ ensure_image() {
     say "image $IMAGE built in $(since "$t0")"
 }
 
+ensure_jdk() {
+    if command -v javac >/dev/null && command -v jar >/dev/null; then
+        say "JDK present ($(javac -version 2>&1))"
+        return
+    fi
+    apt_install default-jdk-headless
+    say "default-jdk-headless installed"
+}
+
 ensure_engine
 ensure_image
+ensure_jdk
 say "ready"

@@ -1,19 +1,29 @@
-"""Session-wide gates for tests that need the local Docker engine.
+"""Session-wide gates for tests that need the local Docker engine, and the
+reaper of tasks that outlive their agents.
 
 `docker_engine` / `docker_image` skip with the reason on a developer machine
 without an engine, and fail (never skip) when `CI` is set: there, a missing
 engine means `scripts/test-deps.sh` did not do its job.
+
+Tasks are built to survive their client (executors run in their own
+session; containers belong to the engine), so a test that SIGKILLs an agent
+leaves its tasks behind. At the end of the session every process whose
+command line and every container whose mounts name this session's temporary
+directory are removed, so no busy task outlives the run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
+import signal
 import warnings
 from collections.abc import Iterator
 from typing import NoReturn
 
 import docker
+import psutil
 import pytest
 
 TEST_IMAGE = "nomadtui-test/busybox:1"
@@ -59,3 +69,29 @@ def docker_image(docker_engine: docker.DockerClient) -> str:
     except docker.errors.ImageNotFound:
         _unavailable(f"image {TEST_IMAGE} is not built")
     return TEST_IMAGE
+
+
+@pytest.fixture(scope="session", autouse=True)
+def reap_orphaned_tasks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    yield
+    base = str(tmp_path_factory.getbasetemp())
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        if proc.info["pid"] != os.getpid() and base in " ".join(proc.info["cmdline"] or ()):
+            # the executor leads no group; its task leads its own
+            for p in [*proc.children(recursive=True), proc]:
+                with contextlib.suppress(psutil.Error, OSError):
+                    if os.getpgid(p.pid) == p.pid:
+                        os.killpg(p.pid, signal.SIGKILL)
+                    else:
+                        p.kill()
+    client, _ = _connect()
+    if client is None:
+        return
+    try:
+        for container in client.containers.list(all=True):
+            sources = [m.get("Source", "") for m in container.attrs.get("Mounts", [])]
+            if any(src.startswith(base) for src in sources):
+                with contextlib.suppress(docker.errors.APIError):
+                    container.remove(force=True)
+    finally:
+        client.close()

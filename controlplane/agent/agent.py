@@ -64,7 +64,9 @@ class Agent:
                         data_dir=None if cfg.dev else cfg.data_dir,
                     ),
                     num_workers=cfg.num_schedulers,
-                    heartbeat_ttl_s=cfg.heartbeat_ttl_s,
+                    min_heartbeat_ttl_s=cfg.min_heartbeat_ttl_s,
+                    max_heartbeats_per_second=cfg.max_heartbeats_per_second,
+                    heartbeat_grace_s=cfg.heartbeat_grace_s,
                     http_addr=cfg.http_addr,
                     bootstrap_expect=cfg.bootstrap_expect,
                 )

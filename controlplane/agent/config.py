@@ -16,6 +16,7 @@ import hcl2
 from hcl2.utils import SerializationOptions
 
 from controlplane.errors import ValidationError
+from controlplane.jobspec.durations import parse_duration
 
 
 @dataclass
@@ -39,7 +40,10 @@ class AgentConfig:
     retry_join: list[str] = field(default_factory=list)
     bootstrap_expect: int = 1
     num_schedulers: int = 2
-    heartbeat_ttl_s: float = 10.0
+    # server { min_heartbeat_ttl, max_heartbeats_per_second, heartbeat_grace }
+    min_heartbeat_ttl_s: float = 10.0
+    max_heartbeats_per_second: float = 50.0
+    heartbeat_grace_s: float = 10.0
     log_level: str = "INFO"
 
     @property
@@ -121,6 +125,14 @@ def load_config_file(path: str, cfg: AgentConfig) -> AgentConfig:
         cfg.retry_join = [str(x) for x in join["retry_join"]]
     if "num_schedulers" in server:
         cfg.num_schedulers = int(server["num_schedulers"])
+    for key, attr in (
+        ("min_heartbeat_ttl", "min_heartbeat_ttl_s"),
+        ("heartbeat_grace", "heartbeat_grace_s"),
+    ):
+        if key in server:
+            setattr(cfg, attr, _seconds(server[key], f"server.{key}"))
+    if "max_heartbeats_per_second" in server:
+        cfg.max_heartbeats_per_second = float(server["max_heartbeats_per_second"])
     client = block(data, "client")
     if client.get("enabled"):
         cfg.client = True
@@ -131,3 +143,11 @@ def load_config_file(path: str, cfg: AgentConfig) -> AgentConfig:
     if client.get("meta"):
         cfg.meta = {str(k): str(v) for k, v in block(client, "meta").items()}
     return cfg
+
+
+def _seconds(value: Any, where: str) -> float:
+    """A Go duration ("10s", "500ms") in seconds."""
+    try:
+        return parse_duration(str(value)) / 1e9
+    except ValueError as exc:
+        raise ValidationError(f"{where}: {exc}") from None

@@ -20,6 +20,7 @@ from controlplane.errors import NomadError
 from . import (
     client_actions,
     client_fs,
+    client_stats,
     deployments,
     events,
     internal,
@@ -82,6 +83,8 @@ AGENT_ROUTES = [
     Route("/v1/agent/self", status.agent_self, methods=READ),
     Route("/v1/agent/health", status.agent_health, methods=READ),
     Route("/v1/client/fs/logs/{alloc_id}", client_fs.logs, methods=READ),
+    Route("/v1/client/stats", client_stats.host_stats, methods=READ),
+    Route("/v1/client/allocation/{alloc_id}/stats", client_stats.alloc_stats, methods=READ),
     Route("/v1/client/allocation/{alloc_id}/restart", client_actions.restart, methods=WRITE),
     Route("/v1/client/allocation/{alloc_id}/signal", client_actions.signal, methods=WRITE),
 ]

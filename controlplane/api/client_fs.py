@@ -1,22 +1,23 @@
 """Task logs: /v1/client/fs/logs/:alloc_id (API.md §2.7).
 
 Served from this agent's client when the allocation runs here; otherwise
-proxied to the agent of the node that runs it (its HTTPAddr). Frames are
-Nomad's StreamFrame JSON objects, concatenated, with `{}` heartbeats while
-following an idle file; `plain=true` streams raw bytes.
+proxied to the agent of the node that runs it (its HTTPAddr). Reads across
+rotated log files (client/logs.py: origin and offset count across files, as
+Nomad's). Frames are Nomad's StreamFrame JSON objects, concatenated, each
+naming the file its bytes came from, with `{}` heartbeats while following an
+idle file; `plain=true` streams raw bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from controlplane.client.logs import HEARTBEAT_FRAME, frame, start_offset
+from controlplane.client.logs import HEARTBEAT_FRAME, Origin, TaskLogReader, frame
 from controlplane.errors import NotFound, ValidationError
 
 from .common import agent_of, query_bool, query_int
@@ -24,6 +25,7 @@ from .common import agent_of, query_bool, query_int
 CHUNK = 64 * 1024
 POLL_S = 0.2
 HEARTBEAT_S = 1.0
+LOGS_REL = "alloc/logs"  # StreamFrame.File is relative to the allocation dir
 
 
 async def logs(request: Request) -> Response:
@@ -44,11 +46,12 @@ async def logs(request: Request) -> Response:
 
     client = agent.client
     if client is not None and client.runner(alloc_id) is not None:
-        path = client.task_log_path(alloc_id, task, log_type)
-        rel = f"alloc/logs/{path.name}"
-        start = _start_offset(path, origin, offset)
+        log_origin: Origin = "end" if origin == "end" else "start"
+        reader = TaskLogReader(
+            client.task_logs_dir(alloc_id), task, log_type, log_origin, offset, follow, CHUNK
+        )
         media = "text/plain" if plain else "application/json"
-        return StreamingResponse(_stream(path, rel, start, follow, plain), media_type=media)
+        return StreamingResponse(_stream(reader, plain), media_type=media)
 
     server = agent.server
     alloc = server.store.alloc_by_id(alloc_id) if server is not None else None
@@ -60,29 +63,17 @@ async def logs(request: Request) -> Response:
     return await _proxy(request, node.http_addr)
 
 
-def _start_offset(path: Path, origin: str, offset: int) -> int:
-    size = path.stat().st_size if path.exists() else 0
-    return start_offset(size, "end" if origin == "end" else "start", offset)
-
-
-async def _stream(
-    path: Path, rel: str, offset: int, follow: bool, plain: bool
-) -> AsyncIterator[bytes]:
+async def _stream(reader: TaskLogReader, plain: bool) -> AsyncIterator[bytes]:
     idle = 0.0
     while True:
-        data = b""
-        if path.exists():
-            if path.stat().st_size < offset:  # truncated
-                offset = 0
-            with path.open("rb") as fh:
-                fh.seek(offset)
-                data = fh.read(CHUNK)
-        if data:
+        chunk = reader.read()
+        if chunk is not None:
             idle = 0.0
-            offset += len(data)
-            yield data if plain else frame(data, offset, rel)
+            yield (
+                chunk.data if plain else frame(chunk.data, chunk.offset, f"{LOGS_REL}/{chunk.file}")
+            )
             continue
-        if not follow:
+        if reader.finished:
             return
         await asyncio.sleep(POLL_S)
         idle += POLL_S

@@ -9,9 +9,12 @@ Threads (all daemons):
     task-<alloc>-<task>    one per task (task_runner.py)
 
 `stop()` stops the agent's own loops and leaves tasks running, as a Nomad
-client does when it exits (a later issue reattaches to them on start).
-`shutdown(kill_tasks=True)` also kills every task first and reports it,
-for dev agents and tests. The agent talks to servers only through ServerRPC.
+client does when it exits. `start()` first restores the allocations found in
+the local state (state_db.py): their runners reattach to the tasks through
+the drivers and keep reporting, before the servers are even reached.
+`shutdown(kill_tasks=True)` also kills every task first (without shutdown
+delays) and reports it, for dev agents and tests. The agent talks to
+servers only through ServerRPC.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from controlplane.drivers.base import Driver, TaskHandle
-from controlplane.structs import Allocation, Node
+from controlplane.structs import Allocation, AllocClientUpdate, Node
 
 from .alloc_runner import AllocRunner
 from .alloc_updates import AllocUpdater
@@ -54,13 +57,16 @@ class ClientAgent:
         self._node_id = load_or_create_id(config.client_dir / "node-id")
         self.node: Node | None = None
         self.heartbeat_ttl_s = 0.0
-        self.state_db = StateDB(config.client_dir / "state.json")
+        self.state_db = StateDB(config.client_dir / "allocs")
         self._updater = AllocUpdater(rpc, interval_s=config.alloc_update_interval_s)
 
         self._lock = threading.Lock()
         self._runners: dict[str, AllocRunner] = {}
         self._stop = threading.Event()
         self._registered = threading.Event()
+        # the first answer of the alloc watch: restored tasks that could not be
+        # reattached wait for it before they start again
+        self._servers_contacted = threading.Event()
         self._threads: list[threading.Thread] = []
         self.alloc_index = 0
 
@@ -72,6 +78,10 @@ class ClientAgent:
 
     def alloc_dir(self, alloc_id: str) -> Path:
         return AllocDir(self.config.alloc_root, alloc_id).root
+
+    def task_logs_dir(self, alloc_id: str) -> Path:
+        """`<alloc dir>/alloc/logs`: every task's rotated log files."""
+        return AllocDir(self.config.alloc_root, alloc_id).logs_dir
 
     def task_log_path(self, alloc_id: str, task: str, stream: str) -> Path:
         """`<alloc dir>/alloc/logs/<task>.<stdout|stderr>.0`; ValueError for other streams."""
@@ -91,6 +101,7 @@ class ClientAgent:
         """Fingerprint, then register and watch in the background (non-blocking)."""
         self.node = fingerprint_node(self.config, self.drivers, clock=self._clock)
         self._updater.start()
+        self._restore()
         self._spawn("client-main", self._main)
 
     def wait_registered(self, timeout: float | None = None) -> bool:
@@ -114,7 +125,7 @@ class ClientAgent:
         if kill_tasks:
             runners = list(self.runners().values())
             for r in runners:
-                r.kill()
+                r.kill(destroy=True, skip_shutdown_delay=True)
             deadline = time.monotonic() + timeout
             for r in runners:
                 if not r.wait(max(0.0, deadline - time.monotonic())):
@@ -195,15 +206,30 @@ class ClientAgent:
                 self.reconcile(allocs)
             except Exception:
                 log.exception("alloc reconcile failed node_id=%s", self.node_id)
+            self._servers_contacted.set()
             if unchanged and time.monotonic() - began < _MIN_QUERY_S:
                 self._stop.wait(0.1)
 
     # ---- reconciliation -------------------------------------------
 
+    def _restore(self) -> None:
+        """Take over the allocations of an earlier client process (same data dir)."""
+        for alloc_id, local in self.state_db.allocs().items():
+            assert local.alloc is not None
+            runner = self._new_runner(local.alloc)
+            with self._lock:
+                self._runners[alloc_id] = runner
+            log.info("restoring alloc alloc_id=%s", alloc_id)
+            try:
+                runner.run(restored=local)
+            except Exception:
+                log.exception("restoring alloc failed alloc_id=%s", alloc_id)
+
     def reconcile(self, allocs: list[Allocation]) -> None:
         """Bring local runners in line with the server's list of our allocations."""
         listed = {a.id for a in allocs}
         to_start: list[AllocRunner] = []
+        updated: list[tuple[AllocRunner, Allocation]] = []
         with self._lock:
             for alloc in allocs:
                 runner = self._runners.get(alloc.id)
@@ -217,14 +243,29 @@ class ClientAgent:
                     alloc.modify_index != runner.alloc.modify_index
                     or alloc.desired_status != runner.alloc.desired_status
                 ):
-                    runner.update(alloc)
+                    updated.append((runner, alloc))
             gone = [r for aid, r in self._runners.items() if aid not in listed]
         for runner in to_start:
             log.info("starting alloc alloc_id=%s", runner.id)
+            self.state_db.put_alloc(runner.alloc)
             runner.run()
+        for runner, alloc in updated:
+            self.state_db.put_alloc(alloc)
+            runner.update(alloc)
         for runner in gone:
-            # garbage-collected or moved away by the servers
-            runner.kill()
+            # garbage-collected or moved away by the servers: nothing to restore
+            runner.kill(destroy=True)
+            self._forget_when_done(runner)
+
+    def _forget_when_done(self, runner: AllocRunner) -> None:
+        def forget() -> None:
+            runner.wait()
+            self.state_db.delete_alloc(runner.id)
+            with self._lock:
+                if self._runners.get(runner.id) is runner:
+                    del self._runners[runner.id]
+
+        threading.Thread(target=forget, name=f"alloc-gc-{runner.id[:8]}", daemon=True).start()
 
     def _new_runner(self, alloc: Allocation) -> AllocRunner:
         assert self.node is not None
@@ -233,11 +274,18 @@ class ClientAgent:
             node=self.node,
             drivers=self.drivers,
             alloc_root=self.config.alloc_root,
-            on_update=self._updater.put,
+            on_update=self._alloc_updated,
             on_handle=self._persist_handle,
             clock=self._clock,
             region=self.config.region,
+            servers_contacted=self._servers_contacted,
         )
+
+    def _alloc_updated(self, update: AllocClientUpdate) -> None:
+        # persisted before it is sent: a restarted client resumes from here
+        if update.task_states:
+            self.state_db.put_task_states(update.id, update.task_states)
+        self._updater.put(update)
 
     def _persist_handle(self, alloc_id: str, task: str, handle: TaskHandle | None) -> None:
         self.state_db.put_handle(alloc_id, task, handle)

@@ -1,6 +1,7 @@
 """Allocation runner: builds an allocation's directory, runs every task of
-its group concurrently (one TaskRunner thread each), and derives the
-allocation's client status from the task states.
+its group (one TaskRunner thread each, started in lifecycle order by a
+TaskCoordinator), derives the allocation's client status from the task
+states, and kills tasks in Nomad's order.
 
 It reports each change as a full AllocClientUpdate through `on_update`; it
 never talks to the servers itself (the agent batches the updates).
@@ -12,21 +13,26 @@ Client status, from the task states (a failed task wins):
     any task pending      -> pending  "No tasks have started"
     all tasks dead        -> complete "All tasks have completed"
 
-When one task fails, its siblings are killed ("Sibling Task Failed").
-Operators restart tasks in place ("Restart Signaled") or signal them
-through `restart` / `signal` (the client allocation endpoints).
+Killing the tasks (a server stop, the allocation gone, agent shutdown, or
+one of the reasons below): the group's shutdown_delay first (skipped by
+DesiredTransition.no_shutdown_delay), then the leader task, then every other
+task that is neither a sidecar nor poststop (concurrently), then the
+sidecars. Poststop tasks are not killed: they start once every other task
+is dead (task_coordinator.py). Reasons the runner kills on its own, with
+the event each live task gets first:
 
-Deployment health: while the allocation belongs to a deployment whose group
-tracks health (health.py), task changes feed a HealthTracker and a watcher
-thread sleeps until its next deadline. The verdict is sent once per
-deployment, as `deployment_status` on one update (later updates carry None;
-the servers keep the last one). An in-place update into another deployment
-starts tracking again. Killing the allocation (server stop, agent
-shutdown) ends tracking without a verdict.
+    a task failed                     "Sibling Task Failed"
+    the leader task finished          "Leader Task Dead"
+    only sidecars are left running    "Main Tasks Dead"
+
+Operators restart tasks in place ("Restart Signaled") or signal them
+through `restart` / `signal` (the client allocation endpoints). Deployment
+health is alloc_health.py's.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -45,16 +51,24 @@ from controlplane.structs import (
 )
 from controlplane.structs.consts import AllocClientStatus, TaskEventType, TaskStateValue
 
+from .alloc_health import AllocHealthWatcher, health_set_elsewhere
 from .allocdir import AllocDir
-from .health import HealthDecision, HealthTracker, health_settings
+from .health import HealthDecision
+from .state_db import LocalAlloc
+from .task_coordinator import TaskCoordinator, is_poststop, is_sidecar
+from .task_events import (
+    LEADER_DEAD,
+    LEADER_DEAD_MESSAGE,
+    MAIN_DEAD,
+    MAIN_DEAD_MESSAGE,
+    RESTART_SIGNALED,
+    SIGNALING,
+)
+from .task_kill import no_shutdown_delay
 from .task_runner import TaskRunner
-from .wiretime import rfc3339, unix_nanos
+from .wiretime import unix_nanos
 
 log = logging.getLogger(__name__)
-
-# operator actions (restart / signal endpoints)
-RESTART_SIGNALED = "Restart Signaled"
-SIGNALING = "Signaling"
 
 DESCRIPTIONS = {
     AllocClientStatus.PENDING: "No tasks have started",
@@ -104,6 +118,7 @@ class AllocRunner:
         region: str = "global",
         task_poll_s: float = 0.1,
         health_clock: Callable[[], float] = time.monotonic,
+        servers_contacted: threading.Event | None = None,
     ) -> None:
         self.alloc = alloc
         self.id = alloc.id
@@ -115,21 +130,24 @@ class AllocRunner:
         self._clock = clock
         self._region = region
         self._task_poll_s = task_poll_s
+        self._servers_contacted = servers_contacted
         self._lock = threading.Lock()
         self._report_lock = threading.RLock()
         self._tasks: dict[str, TaskRunner] = {}
         self._last_sent: tuple[str, str, dict[str, TaskState]] | None = None
-        self._siblings_killed = False
+        self._kill_started = False  # guarded by _lock
+        self._skip_delay = threading.Event()
         self._started = False
-        # deployment health; all guarded by _health_cond
-        self._health_clock = health_clock
-        self._health_cond = threading.Condition()
-        self._health: HealthTracker | None = None
-        self._health_gen = 0  # bumped to end the watcher of an older deployment
-        self._health_deployment = ""  # the deployment _health tracks
-        self._health_decided_for = ""  # deployment whose health is known
-        self._deployment_status: AllocDeploymentStatus | None = None
-        self._killed = False
+        self._coordinator: TaskCoordinator | None = None
+        self._health = AllocHealthWatcher(
+            alloc.id,
+            lambda: self.alloc,
+            self.task_states,
+            lambda states: client_status(states.values())[0],
+            self._send_health,
+            clock=clock,
+            health_clock=health_clock,
+        )
 
     # ---- public API -------------------------------------------------
 
@@ -145,8 +163,9 @@ class AllocRunner:
         """Every task runner finished (or there were none to start)."""
         return self._started and all(tr.done for tr in self._tasks.values())
 
-    def run(self) -> None:
-        """Build the alloc dir and start every task (non-blocking)."""
+    def run(self, restored: LocalAlloc | None = None) -> None:
+        """Build the alloc dir and start every task (non-blocking). With
+        `restored` (a client restart), take the tasks over from local state."""
         job = self.alloc.job
         group = job.group(self.alloc.task_group) if job is not None else None
         if group is None:
@@ -157,8 +176,10 @@ class AllocRunner:
             self._report(AllocClientStatus.FAILED, "Failed tasks")
             return
         self.alloc_dir.build(t.name for t in group.tasks)
+        coordinator = TaskCoordinator(group.tasks)
+        self._coordinator = coordinator
         for task in group.tasks:
-            self._tasks[task.name] = TaskRunner(
+            tr = TaskRunner(
                 alloc=self.alloc,
                 task=task,
                 driver=self._drivers.get(task.driver),
@@ -169,34 +190,51 @@ class AllocRunner:
                 clock=self._clock,
                 region=self._region,
                 poll_s=self._task_poll_s,
+                start_gate=functools.partial(coordinator.wait_allowed, task.name),
+                servers_contacted=self._servers_contacted,
             )
+            if restored is not None and task.name in restored.task_states:
+                tr.restore(restored.task_states[task.name], restored.handles.get(task.name))
+            self._tasks[task.name] = tr
+        if restored is not None:
+            coordinator.restore(self.task_states())
         self._started = True
-        ds = self.alloc.deployment_status
-        if ds is not None and ds.healthy is not None:
-            # restored, or an operator set it: nothing left to decide
-            self._health_decided_for = self.alloc.deployment_id
-        self._start_health()
+        self._health.decided_elsewhere(self.alloc)
+        self._health.start()
         for tr in self._tasks.values():
             tr.start()
+        if restored is not None:
+            # what the servers last heard may predate the client's death
+            self._task_changed("")
+            if self.alloc.desired_status != "run":
+                # stopped before the client died, and the kill did not finish
+                self.kill()
 
     def update(self, alloc: Allocation) -> None:
         """A newer version of the allocation from the servers."""
         old, self.alloc = self.alloc, alloc
         for tr in self._tasks.values():
             tr.update(alloc)
+        if no_shutdown_delay(alloc):
+            self._skip_delay.set()
         if alloc.desired_status != "run":
             self.kill()
         elif alloc.deployment_id != old.deployment_id:
-            self._start_health()
-        elif _health_set_elsewhere(old, alloc):
-            self._stop_health(decided=True)
+            self._health.start()
+        elif health_set_elsewhere(old, alloc):
+            self._health.stop(decided=True)
 
-    def kill(self) -> None:
-        """Stop every task (asynchronous; see `wait`)."""
+    def kill(self, destroy: bool = False, skip_shutdown_delay: bool = False) -> None:
+        """Stop the tasks in Nomad's order (asynchronous; see `wait`). Poststop
+        tasks still run afterwards unless `destroy` (the allocation is gone
+        or the agent shuts down): then they are killed too."""
         # stopped on purpose: not the allocation's fault, so no health verdict
-        self._stop_health(killed=True)
-        for tr in self._tasks.values():
-            tr.kill()
+        self._health.stop(killed=True)
+        if skip_shutdown_delay:
+            self._skip_delay.set()
+            for tr in self._tasks.values():
+                tr.skip_shutdown_delay()
+        self._start_kill(None, include_poststop=destroy)
 
     def restart(self, task: str = "", all_tasks: bool = False) -> list[str]:
         """Restart `task` (or every running task) in place; returns the names.
@@ -254,7 +292,7 @@ class AllocRunner:
 
     def destroy(self) -> None:
         """Kill the tasks, wait for them, and remove the allocation directory."""
-        self.kill()
+        self.kill(destroy=True)
         self.wait()
         self.alloc_dir.destroy()
 
@@ -266,14 +304,103 @@ class AllocRunner:
             client_status=status,
             client_description=desc,
             task_states=states,
-            deployment_status=self._deployment_status,
+            deployment_status=self._health.deployment_status,
             modify_time=unix_nanos(self._clock()),
         )
 
     @property
     def deployment_status(self) -> AllocDeploymentStatus | None:
         """The health this runner decided for the current deployment, if any."""
-        return self._deployment_status
+        return self._health.deployment_status
+
+    # ---- killing -------------------------------------------------------
+
+    def _start_kill(self, event: TaskEvent | None, include_poststop: bool) -> None:
+        """Kill once, in a thread of its own (the group shutdown_delay must not
+        block the caller); a later destroy still reaches the poststop tasks."""
+        if include_poststop:
+            for tr in self._tasks.values():
+                if is_poststop(tr.task):
+                    tr.kill()
+        with self._lock:
+            if self._kill_started:
+                return
+            self._kill_started = True
+        if event is not None:
+            for tr in self._live():
+                tr.emit(event)
+        threading.Thread(
+            target=self._kill_in_order, name=f"alloc-kill-{self.id[:8]}", daemon=True
+        ).start()
+
+    def _live(self) -> list[TaskRunner]:
+        """Task runners that are not poststop and not finished."""
+        return [
+            tr
+            for tr in self._tasks.values()
+            if not is_poststop(tr.task) and tr.state.state != TaskStateValue.DEAD
+        ]
+
+    def _group_shutdown_delay(self) -> None:
+        job = self.alloc.job
+        group = job.group(self.alloc.task_group) if job is not None else None
+        delay_s = (group.shutdown_delay or 0) / 1e9 if group is not None else 0.0
+        if delay_s > 0 and not no_shutdown_delay(self.alloc):
+            log.debug("group shutdown_delay alloc_id=%s delay=%.1fs", self.id, delay_s)
+            self._skip_delay.wait(delay_s)
+
+    def _kill_in_order(self) -> None:
+        try:
+            self._group_shutdown_delay()
+            runners = [tr for tr in self._tasks.values() if not is_poststop(tr.task)]
+            leaders = [tr for tr in runners if tr.task.leader]
+            others = [tr for tr in runners if not tr.task.leader and not is_sidecar(tr.task)]
+            sidecars = [tr for tr in runners if not tr.task.leader and is_sidecar(tr.task)]
+            for batch in (leaders, others, sidecars):
+                for tr in batch:
+                    tr.kill()
+                for tr in batch:
+                    tr.wait()
+        except Exception:
+            log.exception("killing tasks failed alloc_id=%s", self.id)
+
+    def _kill_reason(self) -> TaskEvent | None:
+        """Why the runner should kill its live tasks now, if it should."""
+        live = self._live()
+        if not live:
+            return None
+        now = unix_nanos(self._clock())
+        event: TaskEvent | None = None
+        for name, tr in self._tasks.items():
+            st = tr.state
+            if is_poststop(tr.task) or st.state != TaskStateValue.DEAD:
+                continue
+            if st.failed:
+                if event is None:
+                    msg = f'Task\'s sibling "{name}" failed'
+                    event = TaskEvent(
+                        type=TaskEventType.SIBLING_FAILED,
+                        time=now,
+                        message=msg,
+                        display_message=msg,
+                        details={"failed_sibling": name},
+                    )
+            elif tr.task.leader:
+                event = TaskEvent(
+                    type=LEADER_DEAD,
+                    time=now,
+                    message=LEADER_DEAD_MESSAGE,
+                    display_message=LEADER_DEAD_MESSAGE,
+                )
+        has_sidecars = any(is_sidecar(tr.task) for tr in self._tasks.values())
+        if event is None and has_sidecars and all(is_sidecar(tr.task) for tr in live):
+            event = TaskEvent(
+                type=MAIN_DEAD,
+                time=now,
+                message=MAIN_DEAD_MESSAGE,
+                display_message=MAIN_DEAD_MESSAGE,
+            )
+        return event
 
     # ---- callbacks from task runners -------------------------------
 
@@ -284,8 +411,15 @@ class AllocRunner:
     def _task_changed(self, task: str) -> None:
         if not self._started:
             return
-        self._maybe_kill_siblings(task, self.task_states())
-        self._observe_health()
+        if self._coordinator is not None:
+            self._coordinator.task_states_updated(self.task_states())
+        with self._lock:
+            killing = self._kill_started
+        if not killing:
+            reason = self._kill_reason()
+            if reason is not None:
+                self._start_kill(reason, include_poststop=False)
+        self._health.observe()
         # Several task threads report. Reading the states and handing them on
         # under one lock keeps a slower thread from overwriting a newer
         # snapshot with an older one; on_update must not block.
@@ -306,24 +440,6 @@ class AllocRunner:
                 )
             )
 
-    def _maybe_kill_siblings(self, task: str, states: Mapping[str, TaskState]) -> None:
-        st = states.get(task)
-        if st is None or st.state != TaskStateValue.DEAD or not st.failed:
-            return
-        with self._lock:
-            if self._siblings_killed:
-                return
-            self._siblings_killed = True
-        event = TaskEvent(
-            type=TaskEventType.SIBLING_FAILED,
-            time=unix_nanos(self._clock()),
-            message=f'Task\'s sibling "{task}" failed',
-            display_message=f'Task\'s sibling "{task}" failed',
-        )
-        for name, tr in self._tasks.items():
-            if name != task:
-                tr.kill(event)
-
     def _report(self, status: AllocClientStatus, desc: str) -> None:
         self._on_update(
             AllocClientUpdate(
@@ -335,121 +451,9 @@ class AllocRunner:
             )
         )
 
-    # ---- deployment health ------------------------------------------
-
-    def _start_health(self) -> None:
-        """(Re)start health tracking for the allocation's current deployment."""
-        alloc = self.alloc
-        job = alloc.job
-        group = job.group(alloc.task_group) if job is not None else None
-        settings = health_settings(alloc)
-        with self._health_cond:
-            self._health_gen += 1
-            self._health = None
-            self._health_cond.notify_all()
-            if alloc.deployment_id != self._health_decided_for:
-                self._deployment_status = None
-            if (
-                self._killed
-                or settings is None
-                or group is None
-                or alloc.deployment_id == self._health_decided_for
-            ):
-                return
-            # Seam for `checks`: until services and their checks exist nothing
-            # feeds HealthTracker.set_checks, so checks are not required yet.
-            tracker = HealthTracker(
-                settings, group.tasks, self.task_states(), clock=self._health_clock
-            )
-            self._health = tracker
-            self._health_deployment = alloc.deployment_id
-            gen = self._health_gen
-        log.debug(
-            "tracking alloc health alloc_id=%s deployment_id=%s mode=%s",
-            self.id,
-            alloc.deployment_id,
-            settings.mode,
-        )
-        threading.Thread(
-            target=self._watch_health,
-            args=(gen, tracker),
-            name=f"alloc-health-{self.id[:8]}",
-            daemon=True,
-        ).start()
-
-    def _stop_health(self, killed: bool = False, decided: bool = False) -> None:
-        with self._health_cond:
-            self._killed = self._killed or killed
-            if decided:
-                self._health_decided_for = self.alloc.deployment_id
-            self._health_gen += 1
-            self._health = None
-            self._health_cond.notify_all()
-
-    def _observe_health(self) -> None:
-        """Feed the tracker a task change; a verdict it causes is sent at once,
-        from the task's thread, before the change itself is reported."""
-        with self._health_cond:
-            tracker = self._health
-            if tracker is None:
-                return
-            states = self.task_states()
-            tracker.observe(states)
-            status, _ = client_status(states.values())
-            if status in (AllocClientStatus.COMPLETE, AllocClientStatus.FAILED):
-                tracker.alloc_terminal()
-            verdict = self._take_verdict(tracker)
-            self._health_cond.notify_all()
-        if verdict is not None:
-            self._send_health(*verdict)
-
-    def _watch_health(self, gen: int, tracker: HealthTracker) -> None:
-        """Wait for the clock to decide (min_healthy_time, healthy_deadline),
-        sleeping until the tracker's next deadline; task changes wake it."""
-        with self._health_cond:
-            while True:
-                if gen != self._health_gen:
-                    return  # decided elsewhere, killed, or another deployment
-                decision = tracker.check()
-                if decision.healthy is not None:
-                    verdict = self._take_verdict(tracker)
-                    break
-                timeout = None
-                if decision.recheck_at is not None:
-                    timeout = max(0.0, decision.recheck_at - self._health_clock())
-                self._health_cond.wait(timeout)
-        if verdict is not None:
-            self._send_health(*verdict)
-
-    def _take_verdict(
-        self, tracker: HealthTracker
-    ) -> tuple[str, HealthDecision, AllocDeploymentStatus] | None:
-        """Under _health_cond: claim the tracker's decision, exactly once."""
-        decision = tracker.decision
-        if decision is None or decision.healthy is None or tracker is not self._health:
-            return None
-        self._health = None
-        self._health_gen += 1
-        self._health_decided_for = self._health_deployment
-        prior = self.alloc.deployment_status
-        self._deployment_status = AllocDeploymentStatus(
-            healthy=decision.healthy,
-            timestamp=rfc3339(self._clock()),
-            # the servers own the canary flag: hand back what they set
-            canary=prior.canary if prior is not None else False,
-        )
-        return self._health_deployment, decision, self._deployment_status
-
     def _send_health(
         self, deployment_id: str, decision: HealthDecision, dstatus: AllocDeploymentStatus
     ) -> None:
-        log.info(
-            "alloc health alloc_id=%s deployment_id=%s healthy=%s %s",
-            self.id,
-            deployment_id,
-            decision.healthy,
-            decision.reason,
-        )
         with self._report_lock:
             states = self.task_states()
             status, desc = client_status(states.values())
@@ -464,15 +468,3 @@ class AllocRunner:
                     modify_time=unix_nanos(self._clock()),
                 )
             )
-
-
-def _health_set_elsewhere(old: Allocation, new: Allocation) -> bool:
-    """The servers' health for this deployment changed under us (an operator
-    set it through the API). Compare versions, not values: a stale status
-    from an earlier deployment must not count."""
-    before, after = old.deployment_status, new.deployment_status
-    if after is None or after.healthy is None:
-        return False
-    if before is None:
-        return True
-    return (before.healthy, before.timestamp) != (after.healthy, after.timestamp)

@@ -155,7 +155,9 @@ def load_or_create_id(path: Path) -> str:
 def fingerprint_drivers(
     config: ClientConfig, drivers: Mapping[str, Driver], now: float
 ) -> tuple[dict[str, DriverInfo], dict[str, str]]:
-    """DriverInfo per enabled driver, and the node attributes they contribute."""
+    """DriverInfo per enabled driver (Nomad's `Node.Drivers`), and the node
+    attributes the detected ones contribute: their own plus `driver.<name>`
+    = "1", which Nomad keeps for constraints and older schedulers."""
     infos: dict[str, DriverInfo] = {}
     attrs: dict[str, str] = {}
     for name, driver in sorted(drivers.items()):
@@ -181,7 +183,30 @@ def fingerprint_drivers(
         )
         if fp.detected:
             attrs.update(fp.attributes)
+            attrs[f"driver.{name}"] = "1"
     return infos, attrs
+
+
+def _driver_health(infos: Mapping[str, DriverInfo]) -> dict[str, tuple[object, ...]]:
+    return {
+        name: (i.detected, i.healthy, i.health_description, sorted((i.attributes or {}).items()))
+        for name, i in infos.items()
+    }
+
+
+def refresh_drivers(
+    node: Node, config: ClientConfig, drivers: Mapping[str, Driver], now: float
+) -> Node | None:
+    """Fingerprint the drivers again (Nomad does every 30 s): the node with
+    the new `Drivers` map and driver attributes when a driver's detection,
+    health or attributes changed, else None (nothing to re-register)."""
+    infos, driver_attrs = fingerprint_drivers(config, drivers, now)
+    if _driver_health(infos) == _driver_health(node.drivers or {}):
+        return None
+    # every `driver.*` attribute comes from a driver fingerprint
+    attrs = {k: v for k, v in node.attributes.items() if not k.startswith("driver.")}
+    attrs.update(driver_attrs)
+    return node.replace(attributes=attrs, drivers=infos)
 
 
 def fingerprint_node(

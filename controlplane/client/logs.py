@@ -1,6 +1,21 @@
-"""Reading task log files for the HTTP API: one-shot reads by origin/offset,
-a follower that yields new bytes as the file grows, and Nomad's StreamFrame
-encoding. Never writes logs (drivers do) and does not rotate them yet.
+"""Reading task logs for the HTTP API, across rotated files: a task stream is
+`<task>.<stream>.<N>` in the allocation's log directory (drivers write it
+through drivers.logrotate.RotatingLog), N growing by one per rotation and
+the oldest files pruned. Also Nomad's StreamFrame encoding. Never writes,
+rotates or prunes logs.
+
+Where reading starts (Nomad's fs logs API, `findClosest`):
+
+    origin=start, offset=k   k bytes into the stream counted from the start
+                             of the oldest file still there, across files
+    origin=end,   offset=k   k bytes before the end of the newest file,
+                             counted backwards across files; k = 0 means the
+                             start of the newest file, exactly as Nomad
+
+An offset past either end clamps to it. Without `follow`, reading stops at
+the end of the newest file that existed when reading started; with it,
+reading moves from `.N` to the next file once the writer has, and a file
+pruned before it was reached is skipped.
 """
 
 from __future__ import annotations
@@ -11,9 +26,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import msgspec
+
+from controlplane.drivers.logrotate import log_indexes
 
 Origin = Literal["start", "end"]
 STREAMS = ("stdout", "stderr")
@@ -40,7 +57,7 @@ def start_offset(size: int, origin: Origin, offset: int) -> int:
 
 
 def read_logs(path: Path | str, origin: Origin = "start", offset: int = 0) -> bytes:
-    """The bytes of `path` from `offset` relative to `origin` to its end.
+    """The bytes of one file from `offset` relative to `origin` to its end.
 
     A log file that does not exist yet (task not started) reads as empty.
     """
@@ -53,58 +70,161 @@ def read_logs(path: Path | str, origin: Origin = "start", offset: int = 0) -> by
         return b""
 
 
+def closest(files: list[tuple[int, int]], origin: Origin, offset: int) -> tuple[int, int]:
+    """(index, position in that file) where reading starts; `files` are
+    (index, size) pairs in ascending index order, at least one."""
+    if origin not in ("start", "end"):
+        raise ValueError(f"origin must be start or end, not {origin!r}")
+    offset = max(0, offset)
+    if origin == "start":
+        i = 0
+        while offset > files[i][1]:
+            if i == len(files) - 1:
+                return files[i][0], files[i][1]
+            offset -= files[i][1]
+            i += 1
+        return files[i][0], offset
+    i, back = len(files) - 1, offset
+    while back:
+        size = files[i][1]
+        if size - back >= 0:
+            return files[i][0], size - back
+        if i == 0:
+            return files[0][0], 0
+        back -= size
+        i -= 1
+    return files[i][0], 0
+
+
+class LogChunk(NamedTuple):
+    file: str  # name of the file the bytes came from: `web.stdout.3`
+    offset: int  # position in `file` after `data` (a StreamFrame's Offset)
+    data: bytes
+
+
+class TaskLogReader:
+    """Non-blocking reader of one task stream across its rotated files.
+
+    `read()` returns the next chunk available now, or None; `finished` turns
+    True when a non-following reader has read everything. The caller decides
+    how long to wait between reads (async or threaded).
+    """
+
+    def __init__(
+        self,
+        directory: Path | str,
+        task: str,
+        stream: str,
+        origin: Origin = "start",
+        offset: int = 0,
+        follow: bool = False,
+        chunk_size: int = MAX_FRAME_BYTES,
+    ) -> None:
+        self.directory = str(directory)
+        self.base = log_file_name(task, stream).rpartition(".")[0]
+        if origin not in ("start", "end"):
+            raise ValueError(f"origin must be start or end, not {origin!r}")
+        self.origin: Origin = origin
+        self.offset = offset
+        self.follow = follow
+        self.chunk_size = chunk_size
+        self.finished = False
+        self._index: int | None = None  # None until a file exists
+        self._pos = 0
+        self._last = -1  # without follow: the newest index when reading started
+
+    def _name(self, index: int) -> str:
+        return f"{self.base}.{index}"
+
+    def _path(self, index: int) -> str:
+        return os.path.join(self.directory, self._name(index))
+
+    def _indexes(self) -> list[int]:
+        return log_indexes(self.directory, self.base)
+
+    def _locate(self) -> bool:
+        files = []
+        for index in self._indexes():
+            try:
+                files.append((index, os.stat(self._path(index)).st_size))
+            except FileNotFoundError:
+                continue  # pruned while listing
+        if not files:
+            return False
+        self._index, self._pos = closest(files, self.origin, self.offset)
+        self._last = files[-1][0]
+        return True
+
+    def _read_current(self) -> bytes | None:
+        """Bytes of the current file from the position; None when it is gone."""
+        assert self._index is not None
+        try:
+            with open(self._path(self._index), "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if size < self._pos:  # truncated under us: start it over
+                    self._pos = 0
+                f.seek(self._pos)
+                return f.read(self.chunk_size)
+        except FileNotFoundError:
+            return None
+
+    def read(self) -> LogChunk | None:
+        if self.finished:
+            return None
+        if self._index is None and not self._locate():
+            self.finished = not self.follow  # no log yet: nothing to read
+            return None
+        assert self._index is not None
+        while True:
+            data = self._read_current()
+            if data:
+                self._pos += len(data)
+                return LogChunk(self._name(self._index), self._pos, data)
+            if not self.follow and self._index >= self._last:
+                self.finished = True
+                return None
+            newer = [i for i in self._indexes() if i > self._index]
+            if not newer:
+                return None  # following the newest file: wait for more
+            # The writer finished this file before it created the next one;
+            # read once more for bytes written since the read above.
+            if data is not None:
+                late = self._read_current()
+                if late:
+                    self._pos += len(late)
+                    return LogChunk(self._name(self._index), self._pos, late)
+            self._index, self._pos = newer[0], 0
+
+
 def _stopped(stop: StopSignal) -> bool:
     return stop.is_set() if isinstance(stop, threading.Event) else bool(stop())
 
 
 def follow_logs(
-    path: Path | str,
-    offset: int,
+    reader: TaskLogReader,
     stop: StopSignal,
     poll: float = 0.1,
-    chunk_size: int = MAX_FRAME_BYTES,
     idle_s: float | None = None,
-) -> Iterator[bytes]:
-    """Yield chunks of `path` from absolute `offset` on, as it grows, until `stop`.
-
-    Waits for the file to appear. If the file shrinks below the read position
-    (truncated) reading restarts at 0. With `idle_s`, yields `b""` after that
-    long without data so a streaming caller can send a heartbeat frame.
-    The caller tracks the position: each chunk advances it by its length.
-    """
-    pos = max(0, offset)
+) -> Iterator[LogChunk]:
+    """Chunks from `reader` as they appear, until `stop` (or, for a reader
+    without follow, its end). With `idle_s`, yields an empty chunk after that
+    long without data so a streaming caller can send a heartbeat frame."""
     last_data = time.monotonic()
-    f = None
-    try:
-        while not _stopped(stop):
-            if f is None:
-                try:
-                    f = open(path, "rb")  # noqa: SIM115 - kept open across yields
-                except FileNotFoundError:
-                    f = None
-            data = b""
-            if f is not None:
-                size = os.fstat(f.fileno()).st_size
-                if size < pos:
-                    pos = 0
-                if size > pos:
-                    f.seek(pos)
-                    data = f.read(chunk_size)
-            if data:
-                pos += len(data)
-                last_data = time.monotonic()
-                yield data
-                continue
-            if idle_s is not None and time.monotonic() - last_data >= idle_s:
-                last_data = time.monotonic()
-                yield b""
-            if isinstance(stop, threading.Event):
-                stop.wait(poll)
-            else:
-                time.sleep(poll)
-    finally:
-        if f is not None:
-            f.close()
+    while not _stopped(stop):
+        chunk = reader.read()
+        if chunk is not None:
+            last_data = time.monotonic()
+            yield chunk
+            continue
+        if reader.finished:
+            return
+        if idle_s is not None and time.monotonic() - last_data >= idle_s:
+            last_data = time.monotonic()
+            yield LogChunk("", 0, b"")
+        if isinstance(stop, threading.Event):
+            stop.wait(poll)
+        else:
+            time.sleep(poll)
 
 
 class _Frame(msgspec.Struct, omit_defaults=True):

@@ -4,7 +4,9 @@ injected so tests drive it deterministically.
 
 Rules (Nomad's `restart` block):
 - a killed task never restarts;
-- a successful exit restarts only service/system tasks (batch is done);
+- a successful exit restarts only service/system tasks (batch is done), and
+  of the lifecycle tasks only sidecars (a prestart or poststart task that is
+  not a sidecar, and every poststop task, is done once it succeeds);
 - an unrecoverable start error never restarts;
 - otherwise up to `attempts` restarts per `interval`, each after `delay`
   (plus up to 25% jitter); past the limit, mode `fail` gives up and mode
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from controlplane.drivers.base import DriverError, ExitResult
-from controlplane.structs import SEC, RestartPolicy
+from controlplane.structs import SEC, RestartPolicy, TaskLifecycle
 
 JITTER = 0.25
 
@@ -65,6 +67,16 @@ def settings_for(policy: RestartPolicy | None, job_type: str) -> RestartSettings
     )
 
 
+def restarts_on_success(job_type: str, lifecycle: TaskLifecycle | None = None) -> bool:
+    """Whether a task that exits 0 is started again (Nomad's NewRestartTracker)."""
+    if lifecycle is not None and lifecycle.hook in ("prestart", "poststart"):
+        return lifecycle.sidecar
+    if lifecycle is not None and lifecycle.hook == "poststop":
+        return False
+    # service and system tasks are expected to run forever: any exit restarts
+    return job_type not in ("batch", "sysbatch")
+
+
 def go_duration(seconds: float) -> str:
     """Seconds -> Go's time.Duration string ("15s", "30m0s", "1h0m0s", "250ms")."""
     if seconds == 0:
@@ -93,10 +105,10 @@ class RestartTracker:
         job_type: str,
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
+        lifecycle: TaskLifecycle | None = None,
     ) -> None:
         self.settings = settings
-        # service and system tasks are expected to run forever: any exit restarts
-        self.restart_on_success = job_type not in ("batch", "sysbatch")
+        self.restart_on_success = restarts_on_success(job_type, lifecycle)
         self._clock = clock
         self._rand = rand
         self._count = 0

@@ -3,7 +3,9 @@
 A hook overrides only the stages it cares about. The runner calls
 `prestart` in order before every start (a raise is a setup failure that
 fails the task), `poststart` after the driver started the task, `exited`
-after each exit, and `stop` once when the runner is done. Later hooks
+after each exit, and `stop` once when the runner is done. `restore` tells a
+hook, before anything else, that the task ran under an earlier client
+process (its prestart work is already done). Later hooks
 (artifacts, templates, services, health) plug in here without touching the
 runner.
 """
@@ -37,6 +39,9 @@ class TaskHook:
 
     name = "hook"
 
+    def restore(self) -> None:
+        return None
+
     def prestart(self, ctx: TaskHookContext) -> None:
         return None
 
@@ -58,6 +63,9 @@ class TaskDirHook(TaskHook):
     def __init__(self, now_ns: Callable[[], int]) -> None:
         self._now_ns = now_ns
         self._built = False
+
+    def restore(self) -> None:
+        self._built = True
 
     def prestart(self, ctx: TaskHookContext) -> None:
         if self._built:

@@ -8,22 +8,33 @@ the servers: it reports changes through `on_change` and its handles through
 
 Lifecycle (task states in capitals, events in quotes):
 
-    PENDING --"Received"--> prestart hooks --"Task Setup"-->
-        +--> driver.start --"Started"--> RUNNING --exit--> "Terminated"
+    PENDING --"Received"--> wait for the lifecycle gate (task_coordinator.py)
+        +--> prestart hooks --"Task Setup"--> driver.start --"Started"-->
+        |        RUNNING --exit--> "Terminated"
         |        | DriverError: "Driver Failure"           |
         |        v                                          v
         |    restart tracker <------------------------------+
         |        | restart: "Restarting", PENDING, wait delay
         +--------+
-                 | batch success: DEAD
+                 | batch success (or a finished lifecycle task): DEAD
                  | give up: "Not Restarting", DEAD (failed)
 
-    kill() at any point: "Killing" -> driver.stop -> "Terminated" ->
-    "Killed" -> DEAD (not failed); a task not running goes straight to
-    "Killed". A setup failure ("Setup Failure") is DEAD (failed).
+    kill() at any point: "Killing" -> shutdown_delay ("Waiting for shutdown
+    delay", PENDING; or "Skipping shutdown delay" when the allocation's
+    DesiredTransition says no_shutdown_delay) -> driver.stop(kill_timeout,
+    kill_signal) -> "Terminated" -> "Killed" -> DEAD (not failed); a task not
+    running goes straight to "Killed". A setup failure ("Setup Failure") is
+    DEAD (failed).
 
     restart() while RUNNING: "Restart Signaled" -> driver.stop -> "Terminated"
     -> "Restarting" (no delay, not counted by the restart policy) -> start.
+
+    restore(state, handle) before start(), after a client restart: the
+    persisted TaskState is kept (no new events); a handle the driver
+    recovers is watched as if this runner had started it. When recovery
+    fails: "Failed Restoring Task" (PENDING), and once the agent has heard
+    from the servers (the allocation may have been stopped meanwhile) the
+    task starts again.
 """
 
 from __future__ import annotations
@@ -32,33 +43,21 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
-from controlplane.drivers.base import Driver, DriverError, ExitResult, TaskConfig, TaskHandle
+from controlplane.drivers.base import Driver, DriverError, ExitResult, TaskHandle
 from controlplane.structs import Allocation, Node, RestartPolicy, Task, TaskEvent, TaskState
 from controlplane.structs.consts import TaskEventType, TaskStateValue
 
 from .allocdir import AllocDir
 from .restarts import RestartDecision, RestartTracker, go_duration, settings_for
+from .task_config import build_task_config
+from .task_events import RESTORE_FAILED, RESTORE_FAILED_MESSAGE, terminated_message
 from .task_hooks import TaskHook, TaskHookContext, default_hooks
-from .taskenv import TaskDirs, alloc_ports, build_task_env, interpolate
-from .wiretime import rfc3339, unix_nanos
+from .task_kill import kill_timeout_s, no_shutdown_delay, stop_task, wait_shutdown_delay
+from .task_state import TaskStateKeeper
+from .wiretime import unix_nanos
 
 log = logging.getLogger(__name__)
-
-MAX_EVENTS = 10
-DEFAULT_KILL_TIMEOUT_S = 5.0
-
-
-def terminated_message(result: ExitResult) -> str:
-    parts = [f"Exit Code: {result.exit_code}"]
-    if result.signal:
-        parts.append(f"Signal: {result.signal}")
-    if result.oom_killed:
-        parts.append("OOM Killed")
-    if result.err:
-        parts.append(f"Exit Message: {result.err!r}")
-    return ", ".join(parts)
 
 
 class TaskRunner:
@@ -76,6 +75,8 @@ class TaskRunner:
         clock: Callable[[], float] = time.time,
         region: str = "global",
         poll_s: float = 0.1,
+        start_gate: Callable[[float], bool] | None = None,
+        servers_contacted: threading.Event | None = None,
     ) -> None:
         self.alloc = alloc
         self.task = task
@@ -85,31 +86,38 @@ class TaskRunner:
         self.node = node
         self.region = region
         self.poll_s = poll_s
-        self._on_change = on_change
         self._on_handle = on_handle
-        self._clock = clock
-        self._hooks = hooks if hooks is not None else default_hooks(self._now_ns)
+        # blocks up to the given seconds until the task may start (lifecycle)
+        self._start_gate = start_gate
+        # set once the agent heard from the servers (a restored task that could
+        # not be reattached waits for it: its allocation may have been stopped)
+        self._servers_contacted = servers_contacted
+        self._wait_servers = False
+        self._ts = TaskStateKeeper(task.name, on_change, clock)
+        self._hooks = hooks if hooks is not None else default_hooks(self._ts.now_ns)
         job_type = alloc.job.type if alloc.job is not None else "service"
         if restart_tracker is None:
             restart_tracker = RestartTracker(
-                settings_for(self._restart_policy(), job_type), job_type
+                settings_for(self._restart_policy(), job_type),
+                job_type,
+                lifecycle=task.lifecycle,
             )
         self.tracker = restart_tracker
 
-        self._lock = threading.Lock()
-        self._state = TaskState(state=TaskStateValue.PENDING)
         self._kill = threading.Event()
         self._restart = threading.Event()  # operator restart of the running task
+        self._skip_delay = threading.Event()  # no_shutdown_delay arrived
         self._done = threading.Event()
         self._handle: TaskHandle | None = None
+        self._restored = False
+        self._restored_handle: TaskHandle | None = None
         self._thread: threading.Thread | None = None
 
     # ---- public API -------------------------------------------------
 
     @property
     def state(self) -> TaskState:
-        with self._lock:
-            return self._state
+        return self._ts.state
 
     @property
     def handle(self) -> TaskHandle | None:
@@ -119,7 +127,18 @@ class TaskRunner:
     def done(self) -> bool:
         return self._done.is_set()
 
+    def restore(self, state: TaskState, handle: TaskHandle | None) -> None:
+        """Take over a task from an earlier client process (before `start`)."""
+        self._ts.load(state)
+        self._restored = True
+        self._restored_handle = handle
+        for hook in self._hooks:
+            hook.restore()
+
     def start(self) -> None:
+        if self._restored and self.state.state == TaskStateValue.DEAD:
+            self._done.set()  # finished before the client restarted
+            return
         self._thread = threading.Thread(
             target=self._run, name=f"task-{self.alloc.id[:8]}-{self.name}", daemon=True
         )
@@ -130,7 +149,7 @@ class TaskRunner:
         if self._done.is_set() or self._kill.is_set():
             return
         if event is not None:
-            self._emit(event)
+            self._ts.emit(event)
         self._kill.set()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -140,11 +159,10 @@ class TaskRunner:
     def restart(self, event: TaskEvent) -> bool:
         """Stop the running task and start it again in place; False when it is
         not running (nothing to restart). `event` ("Restart Signaled") first."""
-        with self._lock:
-            running = self._state.state == TaskStateValue.RUNNING
+        running = self.state.state == TaskStateValue.RUNNING
         if not running or self._handle is None or self._kill.is_set() or self._done.is_set():
             return False
-        self._emit(event)
+        self._ts.emit(event)
         self._restart.set()
         return True
 
@@ -157,41 +175,27 @@ class TaskRunner:
         send = getattr(driver, "signal", None)
         if send is None:
             raise DriverError(f'driver "{self.task.driver}" does not support sending signals')
-        self._emit(event)
+        self._ts.emit(event)
         send(handle, signal)
         return True
 
     def update(self, alloc: Allocation) -> None:
         """A newer version of the allocation (in-place update): keep it for env/hooks."""
         self.alloc = alloc
+        if no_shutdown_delay(alloc):
+            self._skip_delay.set()
+
+    def skip_shutdown_delay(self) -> None:
+        """Kill without waiting out shutdown_delay (agent shutdown)."""
+        self._skip_delay.set()
 
     def emit(self, event: TaskEvent) -> None:
-        self._emit(event)
+        self._ts.emit(event)
 
-    # ---- state ------------------------------------------------------
+    # ---- internals ----------------------------------------------------
 
-    def _now_ns(self) -> int:
-        return unix_nanos(self._clock())
-
-    def _event(self, type_: str, message: str = "", **fields: Any) -> TaskEvent:
-        return TaskEvent(
-            type=type_,
-            time=self._now_ns(),
-            message=message,
-            display_message=fields.pop("display_message", message),
-            **fields,
-        )
-
-    def _emit(self, event: TaskEvent, **state_changes: Any) -> None:
-        with self._lock:
-            events = [*(self._state.events or []), event][-MAX_EVENTS:]
-            self._state = self._state.replace(events=events, **state_changes)
-        self._on_change(self.name)
-
-    def _set_state(self, **state_changes: Any) -> None:
-        with self._lock:
-            self._state = self._state.replace(**state_changes)
-        self._on_change(self.name)
+    def _event(self, type_: str, message: str = "", **fields: object) -> TaskEvent:
+        return self._ts.event(type_, message, **fields)
 
     def _set_handle(self, handle: TaskHandle | None) -> None:
         self._handle = handle
@@ -202,19 +206,6 @@ class TaskRunner:
                 log.exception(
                     "persisting task handle failed alloc_id=%s task=%s", self.alloc.id, self.name
                 )
-
-    def _finish(self, failed: bool, event: TaskEvent | None = None) -> None:
-        changes: dict[str, Any] = {
-            "state": TaskStateValue.DEAD,
-            "failed": failed,
-            "finished_at": rfc3339(self._clock()),
-        }
-        if event is not None:
-            self._emit(event, **changes)
-        else:
-            self._set_state(**changes)
-
-    # ---- the runner thread -----------------------------------------
 
     def _restart_policy(self) -> RestartPolicy | None:
         if self.task.restart_policy is not None:
@@ -229,17 +220,20 @@ class TaskRunner:
             task=self.task,
             node=self.node,
             alloc_dir=self.alloc_dir,
-            emit=self._emit,
+            emit=self._ts.emit,
         )
+
+    # ---- the runner thread -----------------------------------------
 
     def _run(self) -> None:
         ctx = self._context()
         try:
-            self._emit(self._event(TaskEventType.RECEIVED, "Task received by client"))
-            self._loop(ctx)
+            if not self._restored:
+                self._ts.emit(self._event(TaskEventType.RECEIVED, "Task received by client"))
+            self._loop(ctx, self._recover())
         except Exception as exc:
             log.exception("task runner crashed alloc_id=%s task=%s", self.alloc.id, self.name)
-            self._finish(
+            self._ts.finish(
                 True,
                 self._event(
                     TaskEventType.SETUP_FAILURE, str(exc), setup_error=str(exc), fails_task=True
@@ -252,93 +246,136 @@ class TaskRunner:
                 except Exception:
                     log.exception("hook stop failed hook=%s alloc_id=%s", hook.name, self.alloc.id)
             self._done.set()
-            self._on_change(self.name)
+            self._ts.notify()
 
-    def _loop(self, ctx: TaskHookContext) -> None:
-        while True:
-            if self._kill.is_set():
-                self._finish(False, self._event(TaskEventType.KILLED, "Task successfully killed"))
-                return
-            if not self._prestart(ctx):
-                return
-            driver = self.driver
-            if driver is None:
-                msg = f'failed to start task: driver "{self.task.driver}" is not available'
-                self._finish(
-                    True,
-                    self._event(
-                        TaskEventType.DRIVER_FAILURE, msg, driver_error=msg, fails_task=True
-                    ),
-                )
-                return
-            cfg = self._task_config(ctx)
+    def _recover(self) -> TaskHandle | None:
+        """The restored handle when its driver reattached to the task, else None."""
+        handle, self._restored_handle = self._restored_handle, None
+        if handle is None:
+            return None
+        driver = self.driver
+        try:
+            ok = driver is not None and driver.recover(handle)
+        except Exception as exc:
+            log.warning("recover failed alloc_id=%s task=%s: %s", self.alloc.id, self.name, exc)
+            ok = False
+        if ok:
+            log.info("reattached to task alloc_id=%s task=%s", self.alloc.id, self.name)
+            self._set_handle(handle)
+            return handle
+        log.warning("could not reattach to task alloc_id=%s task=%s", self.alloc.id, self.name)
+        if driver is not None:
             try:
-                handle = driver.start(cfg)
-            except Exception as exc:
-                err = exc if isinstance(exc, DriverError) else DriverError(str(exc))
-                self._emit(
-                    self._event(
-                        TaskEventType.DRIVER_FAILURE,
-                        str(err),
-                        driver_error=str(err),
-                        fails_task=not err.recoverable,
+                driver.destroy(handle)
+            except Exception:
+                log.debug("destroying an unrecoverable task failed", exc_info=True)
+        self._set_handle(None)
+        self._wait_servers = True
+        self._ts.emit(
+            self._event(RESTORE_FAILED, RESTORE_FAILED_MESSAGE), state=TaskStateValue.PENDING
+        )
+        return None
+
+    def _wait_gate(self) -> None:
+        """Until the lifecycle coordinator lets this task start (and, for a task
+        that could not be restored, the servers were heard from), or a kill."""
+        servers = self._servers_contacted if self._wait_servers else None
+        while servers is not None and not self._kill.is_set():
+            if servers.wait(self.poll_s):
+                break
+        gate = self._start_gate
+        if gate is None:
+            return
+        while not self._kill.is_set() and not gate(self.poll_s):
+            pass
+
+    def _loop(self, ctx: TaskHookContext, recovered: TaskHandle | None) -> None:
+        handle = recovered
+        while True:
+            driver = self.driver
+            if handle is None:
+                self._wait_gate()
+                if self._kill.is_set():
+                    self._ts.finish(
+                        False, self._event(TaskEventType.KILLED, "Task successfully killed")
                     )
-                )
-                self.tracker.set_start_error(err)
-            else:
-                result = self._run_started(ctx, driver, handle)
+                    return
+                if not self._prestart(ctx):
+                    return
+                if driver is None:
+                    msg = f'failed to start task: driver "{self.task.driver}" is not available'
+                    self._ts.finish(
+                        True,
+                        self._event(
+                            TaskEventType.DRIVER_FAILURE, msg, driver_error=msg, fails_task=True
+                        ),
+                    )
+                    return
+                handle = self._start(driver, ctx)
+            if handle is not None and driver is not None:
+                result = self._run_started(ctx, driver, handle, announce=handle is not recovered)
+                handle = recovered = None
                 if result is None:  # killed while running
                     return
                 if self._restart.is_set():
                     self._restart.clear()
-                    self._restart_signaled()
+                    self._ts.restarted(
+                        self._event(
+                            TaskEventType.RESTARTING,
+                            "Task restarting in 0s",
+                            restart_reason="User requested restart",
+                        )
+                    )
                     continue
                 self.tracker.set_exit_result(result)
-
-            decision, delay_s = self.tracker.next_restart()
-            if decision is RestartDecision.RESTART:
-                reason = self.tracker.reason
-                with self._lock:
-                    restarts = self._state.restarts + 1
-                self._emit(
-                    self._event(
-                        TaskEventType.RESTARTING,
-                        f"Task restarting in {go_duration(delay_s)}",
-                        restart_reason=reason,
-                        start_delay=unix_nanos(delay_s),
-                    ),
-                    state=TaskStateValue.PENDING,
-                    restarts=restarts,
-                    last_restart=rfc3339(self._clock()),
-                )
-                self._kill.wait(delay_s)
-                continue
-            if decision is RestartDecision.TERMINATED:
-                self._finish(False)
+            if not self._after_exit():
                 return
-            reason = self.tracker.reason
-            self._finish(
-                True,
-                self._event(
-                    TaskEventType.NOT_RESTARTING, reason, restart_reason=reason, fails_task=True
-                ),
-            )
-            return
 
-    def _restart_signaled(self) -> None:
-        """An operator restart: start again now; the restart policy is not consulted."""
-        with self._lock:
-            restarts = self._state.restarts + 1
-        self._emit(
-            self._event(
-                TaskEventType.RESTARTING,
-                "Task restarting in 0s",
-                restart_reason="User requested restart",
-            ),
-            state=TaskStateValue.PENDING,
-            restarts=restarts,
-            last_restart=rfc3339(self._clock()),
+    def _start(self, driver: Driver, ctx: TaskHookContext) -> TaskHandle | None:
+        cfg = build_task_config(
+            self.alloc, self.task, self.node, self.alloc_dir, self.region, ctx.env
         )
+        try:
+            return driver.start(cfg)
+        except Exception as exc:
+            err = exc if isinstance(exc, DriverError) else DriverError(str(exc))
+            self._ts.emit(
+                self._event(
+                    TaskEventType.DRIVER_FAILURE,
+                    str(err),
+                    driver_error=str(err),
+                    fails_task=not err.recoverable,
+                )
+            )
+            self.tracker.set_start_error(err)
+            return None
+
+    def _after_exit(self) -> bool:
+        """Ask the restart policy; True to start again (after the delay)."""
+        decision, delay_s = self.tracker.next_restart()
+        if decision is RestartDecision.RESTART:
+            reason = self.tracker.reason
+            self._ts.restarted(
+                self._event(
+                    TaskEventType.RESTARTING,
+                    f"Task restarting in {go_duration(delay_s)}",
+                    restart_reason=reason,
+                    start_delay=unix_nanos(delay_s),
+                )
+            )
+            self._kill.wait(delay_s)
+            return True
+        if decision is RestartDecision.TERMINATED:
+            self._ts.finish(False)
+            return False
+        reason = self.tracker.reason
+        self._ts.finish(
+            True,
+            self._event(
+                TaskEventType.NOT_RESTARTING, reason, restart_reason=reason, fails_task=True
+            ),
+        )
+        return False
 
     def _prestart(self, ctx: TaskHookContext) -> bool:
         ctx.alloc = self.alloc
@@ -354,63 +391,24 @@ class TaskRunner:
                     exc,
                 )
                 msg = f"{hook.name}: {exc}"
-                self._finish(
+                self._ts.finish(
                     True,
                     self._event(TaskEventType.SETUP_FAILURE, msg, setup_error=msg, fails_task=True),
                 )
                 return False
         return True
 
-    def _task_config(self, ctx: TaskHookContext) -> TaskConfig:
-        alloc, task, ad = self.alloc, self.task, self.alloc_dir
-        dirs = TaskDirs(
-            alloc_dir=str(ad.shared_dir),
-            task_dir=str(ad.local_dir(task.name)),
-            secrets_dir=str(ad.secrets_dir(task.name)),
-        )
-        env = build_task_env(alloc, task, self.node, dirs, region=self.region)
-        env.update(ctx.env)
-        region = env.get("NOMAD_REGION", self.region)
-        cpu = memory = memory_max = 0
-        task_res = (
-            alloc.allocated_resources.tasks.get(task.name) if alloc.allocated_resources else None
-        )
-        if task_res is not None:
-            cpu, memory = task_res.cpu.cpu_shares, task_res.memory.memory_mb
-            memory_max = task_res.memory.memory_max_mb
-        elif task.resources is not None:
-            cpu, memory = task.resources.cpu, task.resources.memory_mb
-            memory_max = task.resources.memory_max_mb
-        return TaskConfig(
-            alloc_id=alloc.id,
-            task_name=task.name,
-            job_id=alloc.job_id,
-            task_group=alloc.task_group,
-            config=interpolate(dict(task.config or {}), env, self.node, region),
-            env=env,
-            user=task.user,
-            alloc_dir=str(ad.shared_dir),
-            task_dir=str(ad.task_dir(task.name)),
-            stdout_path=str(ad.log_path(task.name, "stdout")),
-            stderr_path=str(ad.log_path(task.name, "stderr")),
-            cpu_mhz=cpu,
-            memory_mb=memory,
-            memory_max_mb=memory_max,
-            ports=alloc_ports(alloc, task),
-            kill_signal=task.kill_signal or "SIGTERM",
-        )
-
     def _run_started(
-        self, ctx: TaskHookContext, driver: Driver, handle: TaskHandle
+        self, ctx: TaskHookContext, driver: Driver, handle: TaskHandle, announce: bool = True
     ) -> ExitResult | None:
-        """Watch a started task until it exits (its result) or is killed (None)."""
+        """Watch a started (or recovered, `announce=False`) task until it exits
+        (its result) or is killed (None)."""
         self._set_handle(handle)
-        with self._lock:
-            first_start = self._state.started_at is None
-        changes: dict[str, Any] = {"state": TaskStateValue.RUNNING}
-        if first_start:
-            changes["started_at"] = rfc3339(self._clock())
-        self._emit(self._event(TaskEventType.STARTED, "Task started by client"), **changes)
+        if announce:
+            self._ts.running(self._event(TaskEventType.STARTED, "Task started by client"))
+        elif self.state.state != TaskStateValue.RUNNING:
+            # recovered: running again, but reattaching is no task event (Nomad)
+            self._ts.set(state=TaskStateValue.RUNNING)
         for hook in self._hooks:
             try:
                 hook.poststart(ctx, handle)
@@ -429,7 +427,12 @@ class TaskRunner:
                 result = driver.wait(handle, timeout=self.poll_s)
             except DriverError as exc:
                 result = ExitResult(exit_code=-1, err=str(exc))
-        self._emit(
+        self._terminated(result)
+        self._exited(ctx, driver, handle, result)
+        return result
+
+    def _terminated(self, result: ExitResult) -> None:
+        self._ts.emit(
             self._event(
                 TaskEventType.TERMINATED,
                 terminated_message(result),
@@ -437,8 +440,6 @@ class TaskRunner:
                 signal=result.signal,
             )
         )
-        self._exited(ctx, driver, handle, result)
-        return result
 
     def _exited(
         self, ctx: TaskHookContext, driver: Driver, handle: TaskHandle, result: ExitResult
@@ -455,47 +456,31 @@ class TaskRunner:
         self._set_handle(None)
 
     def _stop_for_restart(self, driver: Driver, handle: TaskHandle) -> ExitResult:
-        timeout_s = (
-            self.task.kill_timeout / 1e9 if self.task.kill_timeout else DEFAULT_KILL_TIMEOUT_S
-        )
-        try:
-            driver.stop(handle, timeout_s, self.task.kill_signal or "SIGTERM")
-            result = driver.wait(handle, timeout=timeout_s + 5.0)
-        except Exception as exc:
-            return ExitResult(exit_code=-1, err=str(exc))
-        return result or ExitResult(exit_code=-1, err="task did not exit for its restart")
+        signal = self.task.kill_signal or "SIGTERM"
+        result, error = stop_task(driver, handle, kill_timeout_s(self.task), signal)
+        return result or ExitResult(exit_code=-1, err=error or "task did not exit for its restart")
 
     def _kill_running(self, ctx: TaskHookContext, driver: Driver, handle: TaskHandle) -> None:
-        timeout_s = (
-            self.task.kill_timeout / 1e9 if self.task.kill_timeout else DEFAULT_KILL_TIMEOUT_S
-        )
-        signal = self.task.kill_signal or "SIGTERM"
-        self._emit(
+        timeout_s = kill_timeout_s(self.task)
+        self._ts.emit(
             self._event(
                 TaskEventType.KILLING,
                 f"Sent interrupt. Waiting {go_duration(timeout_s)} before force killing",
                 kill_timeout=unix_nanos(timeout_s),
             )
         )
+        if no_shutdown_delay(self.alloc):
+            self._skip_delay.set()
         kill_error = ""
-        try:
-            driver.stop(handle, timeout_s, signal)
-        except Exception as exc:
-            kill_error = str(exc)
-        try:
-            result = driver.wait(handle, timeout=timeout_s + 5.0)
-        except DriverError as exc:
-            result, kill_error = None, kill_error or str(exc)
+        result = wait_shutdown_delay(
+            self._ts, self.task, driver, handle, self._skip_delay, self.poll_s
+        )
+        if result is None:
+            signal = self.task.kill_signal or "SIGTERM"
+            result, kill_error = stop_task(driver, handle, timeout_s, signal)
         self.tracker.set_killed()
         if result is not None:
-            self._emit(
-                self._event(
-                    TaskEventType.TERMINATED,
-                    terminated_message(result),
-                    exit_code=result.exit_code,
-                    signal=result.signal,
-                )
-            )
+            self._terminated(result)
             self._exited(ctx, driver, handle, result)
         else:
             kill_error = kill_error or "task did not exit after being killed"
@@ -506,4 +491,4 @@ class TaskRunner:
             )
         else:
             event = self._event(TaskEventType.KILLED, "Task successfully killed")
-        self._finish(False, event)
+        self._ts.finish(False, event)

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from controlplane.drivers.base import Driver, Fingerprint
 from controlplane.drivers.docker import DockerDriver
+from controlplane.drivers.exec import ExecDriver
+from controlplane.drivers.java import JavaDriver
 from controlplane.drivers.raw_exec import RawExecDriver
 from controlplane.structs.node import DriverInfo
 
 
 def builtin_drivers() -> dict[str, Driver]:
     """Fresh instances of the real drivers, by name (the mock is for tests only).
-    Construction is cheap and never contacts the Docker engine."""
-    drivers: list[Driver] = [RawExecDriver(), DockerDriver()]
+    Construction is cheap: it never contacts the Docker engine nor runs java."""
+    drivers: list[Driver] = [RawExecDriver(), ExecDriver(), JavaDriver(), DockerDriver()]
     return {d.name: d for d in drivers}
 
 

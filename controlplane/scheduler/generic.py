@@ -2,6 +2,9 @@
 
 Order matters: stops are recorded first so their resources are free for
 placements; in-place updates next; then each placement runs the stack.
+A replacement that finds no node leaves the alloc it replaces running
+(destructive updates, migrations off a still-draining node); the failed
+placement makes the worker block the evaluation until capacity changes.
 Produces a plan (with the deployment it creates or cancels), follow-up
 evaluations for delayed reschedules and per-group annotations; the plan
 applier commits them.
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 from controlplane.structs import Allocation, AllocMetric, Job, SchedulerResult, TaskGroup
 
-from .buckets import ALLOC_RESCHEDULED
+from .buckets import ALLOC_MIGRATING, ALLOC_RESCHEDULED
 from .context import EvalContext
 from .feasible import candidate_nodes, in_datacenters, in_pool, job_datacenters
 from .reconcile import PlaceAlloc, ReconcileResult, UpdateKind, reconcile
@@ -106,7 +109,7 @@ def _place_one(
     penalty = penalty_nodes(previous) if rescheduling and previous is not None else frozenset()
     selection, metric = stack.select(place.group, place.name, penalty)
     if selection is None:
-        if previous is not None and place.stop_previous:
+        if previous is not None and place.stop_previous and _keeps_running(ctx, place):
             ctx.unstop(previous)
         return metric
     tracker = None
@@ -132,6 +135,20 @@ def _place_one(
             ctx.stop(previous, ALLOC_RESCHEDULED)
         ctx.link_next(previous, alloc.id)
     return None
+
+
+def _keeps_running(ctx: EvalContext, place: PlaceAlloc) -> bool:
+    """Whether the alloc a placement replaces keeps running when no node takes it.
+
+    A destructive update waits for room. A migration off a draining node
+    waits too (its replacement is blocked) until the drain's deadline ends
+    the drain; a migration requested any other way (drain over, alloc stop)
+    stops the alloc as Nomad does, replacement or not.
+    """
+    if place.stop_previous != ALLOC_MIGRATING or place.previous is None:
+        return True
+    node = ctx.node(place.previous.node_id)
+    return node is not None and node.drain
 
 
 def _never(alloc: Allocation, job: Job, tg: TaskGroup) -> UpdateKind:

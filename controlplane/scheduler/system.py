@@ -6,10 +6,11 @@ it fits (a node where it does not fit is reported as exhausted and queued).
 Per existing alloc:
 
     node down / gone                    -> stop, client "lost" (no replacement)
+    DesiredTransition.Migrate (drainer)  -> stop (node tainted), not replaced
     node left the job's DCs / pool, or
     no longer satisfies constraints     -> stop
-    node draining                       -> stop (node tainted)
-    node ineligible / initializing      -> left alone (no new work goes there)
+    node draining, ineligible or        -> left alone (no new work goes there;
+    initializing                           the drainer decides when it stops)
     older job version                   -> in-place, or destructive (replace on
                                            the same node, then stop)
 
@@ -144,12 +145,14 @@ def _schedule_group(
         if node is None or node_tainted(node):
             ctx.stop(alloc, ALLOC_LOST, AllocClientStatus.LOST.value)
             continue
+        if alloc.desired_transition.migrate:
+            # The drainer asked (system allocs go last, never with
+            # IgnoreSystemJobs): stopped, not replaced.
+            ctx.stop(alloc, ALLOC_NODE_TAINTED)
+            continue
         if alloc.node_id in live:
             # A second live copy on one node (e.g. a raced plan): keep one.
             ctx.stop(alloc, ALLOC_NOT_NEEDED)
-            continue
-        if node.drain:
-            ctx.stop(alloc, ALLOC_NODE_TAINTED)
             continue
         if (
             not in_datacenters(node, patterns)

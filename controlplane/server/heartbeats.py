@@ -1,15 +1,22 @@
 """Heartbeats: the leader's per-node TTL timers; a silent node is marked down.
 
-A node is down after TTL + grace without a heartbeat (API.md §4.5). On
-gaining leadership every known node gets a longer failover grace, so a
-leader change never marks healthy nodes down. Marking a node down writes
-node-update evaluations for the jobs with allocations there, so the
-scheduler replaces what was lost.
+The TTL handed to a client is Nomad's: `min_ttl_s` (min_heartbeat_ttl),
+or more when `n / max_per_second` is longer (n = nodes with a timer, so a
+big cluster does not heartbeat the leader faster than max_heartbeats_per_
+second), plus a random stagger of up to one TTL so clients spread out. The
+node is down once TTL + `grace_s` (heartbeat_grace) pass without a
+heartbeat. On gaining leadership every ready node gets TTL + the longer
+failover grace, so a leader change never marks healthy nodes down.
+
+Marking a node down writes node-update evaluations for the jobs with
+allocations there; the scheduler then marks those allocs lost and replaces
+them. It never touches allocations itself.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 import uuid
@@ -22,23 +29,40 @@ from controlplane.structs import Evaluation
 
 log = logging.getLogger(__name__)
 
+# Nomad's server defaults
+MIN_HEARTBEAT_TTL_S = 10.0
+MAX_HEARTBEATS_PER_SECOND = 50.0
+HEARTBEAT_GRACE_S = 10.0
+FAILOVER_GRACE_S = 30.0
+
+
+def heartbeat_ttl(min_ttl_s: float, max_per_second: float, nodes: int) -> float:
+    """Nomad's RateScaledInterval: the TTL that keeps `nodes` within the rate."""
+    if max_per_second <= 0:
+        return min_ttl_s
+    return max(min_ttl_s, nodes / max_per_second)
+
 
 class Heartbeats:
     def __init__(
         self,
         raft: RaftNode,
         store: StateStore,
-        ttl_s: float = 10.0,
-        grace_s: float = 10.0,
-        failover_grace_s: float = 30.0,
+        min_ttl_s: float = MIN_HEARTBEAT_TTL_S,
+        grace_s: float = HEARTBEAT_GRACE_S,
+        failover_grace_s: float = FAILOVER_GRACE_S,
+        max_per_second: float = MAX_HEARTBEATS_PER_SECOND,
         clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
     ) -> None:
         self._raft = raft
         self._store = store
-        self.ttl_s = ttl_s
+        self.min_ttl_s = min_ttl_s
         self.grace_s = grace_s
         self.failover_grace_s = failover_grace_s
+        self.max_per_second = max_per_second
         self._clock = clock
+        self._rng = rng
         self._lock = threading.Lock()
         self._deadlines: dict[str, float] = {}
         self._stop = threading.Event()
@@ -46,16 +70,19 @@ class Heartbeats:
 
     def start(self) -> None:
         self.arm_all()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="heartbeats", daemon=True)
+        # a fresh event per term: a loop from an earlier term can never resume
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(self._stop,), name="heartbeats", daemon=True
+        )
         self._thread.start()
 
     def arm_all(self) -> None:
-        """New leader: every ready node gets TTL + the failover grace."""
+        """New leader: every ready node gets the minimum TTL + the failover grace."""
         now = self._clock()
         with self._lock:
             self._deadlines = {
-                n.id: now + self.ttl_s + self.failover_grace_s
+                n.id: now + self.min_ttl_s + self.failover_grace_s
                 for n in self._store.read(lambda s: list(s.nodes()))
                 if n.status == "ready"
             }
@@ -68,11 +95,14 @@ class Heartbeats:
     def reset(self, node_id: str) -> float:
         """A heartbeat arrived: restart the node's timer; returns the TTL to hand out."""
         with self._lock:
-            self._deadlines[node_id] = self._clock() + self.ttl_s + self.grace_s
-        return self.ttl_s
+            nodes = len(self._deadlines) + (0 if node_id in self._deadlines else 1)
+            ttl = heartbeat_ttl(self.min_ttl_s, self.max_per_second, nodes)
+            ttl += ttl * self._rng()  # stagger: clients do not beat in lockstep
+            self._deadlines[node_id] = self._clock() + ttl + self.grace_s
+        return ttl
 
-    def _run(self) -> None:
-        while not self._stop.wait(0.25):
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.wait(min(0.25, self.min_ttl_s / 4)):
             self.expire()
 
     def expire(self) -> list[str]:
@@ -90,8 +120,13 @@ class Heartbeats:
         return expired
 
     def mark_down(self, node_id: str) -> None:
+        node = self._store.node_by_id(node_id)
+        if node is None or node.status == "down":
+            return
         evals = node_update_evals(self._store, node_id, "node-update")
-        log.warning("node %s missed its heartbeat: marking down", node_id[:8])
+        log.warning(
+            "node missed its heartbeat: marking down node_id=%s evals=%d", node_id, len(evals)
+        )
         self._raft.submit(
             MsgType.NODE_STATUS,
             NodeStatus(

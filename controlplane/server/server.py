@@ -52,7 +52,9 @@ class ServerConfig:
     datacenter: str = "dc1"
     raft: RaftConfig = field(default_factory=RaftConfig)
     num_workers: int = 2
-    heartbeat_ttl_s: float = 10.0
+    # Nomad's min_heartbeat_ttl, max_heartbeats_per_second, heartbeat_grace
+    min_heartbeat_ttl_s: float = 10.0
+    max_heartbeats_per_second: float = 50.0
     heartbeat_grace_s: float = 10.0
     failover_grace_s: float = 30.0
     http_addr: str = ""
@@ -71,9 +73,10 @@ class Server(FSMListener):
         self.heartbeats = Heartbeats(
             self.raft,
             self.store,
-            ttl_s=cfg.heartbeat_ttl_s,
+            min_ttl_s=cfg.min_heartbeat_ttl_s,
             grace_s=cfg.heartbeat_grace_s,
             failover_grace_s=cfg.failover_grace_s,
+            max_per_second=cfg.max_heartbeats_per_second,
         )
         self.deployments = DeploymentWatcher(self.raft, self.store)
         self.gc = GarbageCollector(self.raft, self.store)

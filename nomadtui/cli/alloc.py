@@ -1,6 +1,7 @@
-"""`alloc status`: one allocation, its tasks, resources and recent events.
-
-Read-only: GET /v1/allocations?prefix= and /v1/allocation/:id.
+"""`alloc status`: one allocation, its tasks, resources and recent events
+(GET /v1/allocations?prefix= and /v1/allocation/:id); and the allocation
+actions `alloc restart`, `alloc signal` (the client endpoints, answered by
+the agent running the allocation) and `alloc stop` (stop and replace).
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from typing import Any
 from nomadtui.client import resolve_alloc
 
 from . import format as fmt
-from .context import Context, reporting
+from .context import CommandError, Context, reporting
 from .events import describe_event
+from .monitor import EvalMonitor
 
 
 def fetch_alloc(ctx: Context, prefix: str) -> dict[str, Any]:
@@ -172,3 +174,56 @@ def _task_detail(ctx: Context, alloc: dict[str, Any], name: str) -> None:
 def _task_time(value: str | None) -> str:
     moment = fmt.from_rfc3339(value)
     return fmt.format_datetime(moment) if moment else "N/A"
+
+
+# ---- alloc restart | signal | stop ----------------------------------------
+
+
+def _named_task(ctx: Context, alloc: dict[str, Any]) -> str:
+    """-task wins over the positional task; it must be a task of the group."""
+    task: str = getattr(ctx.args, "task_flag", None) or getattr(ctx.args, "task", None) or ""
+    if task:
+        names = [t.get("Name", "") for t in _group(alloc).get("Tasks") or []]
+        if names and task not in names:
+            raise CommandError(
+                f"Error: Could not find task named: {task}, found: {', '.join(names)}"
+            )
+    return task
+
+
+def run_alloc_restart(ctx: Context) -> int:
+    """PUT /v1/client/allocation/:id/restart; prints nothing on success."""
+    alloc = fetch_alloc(ctx, ctx.args.alloc)
+    task = _named_task(ctx, alloc)
+    if ctx.args.all_tasks and task:
+        raise CommandError(
+            "Error: The -all-tasks option is not allowed when restarting a specific task."
+        )
+    body: dict[str, Any] = {"TaskName": task, "AllTasks": bool(ctx.args.all_tasks)}
+    with reporting(f"Failed to restart {'task' if task else 'allocation'}"):
+        ctx.client.put(f"/v1/client/allocation/{alloc['ID']}/restart", body)
+    return 0
+
+
+def run_alloc_signal(ctx: Context) -> int:
+    """PUT /v1/client/allocation/:id/signal (default SIGKILL, as Nomad)."""
+    alloc = fetch_alloc(ctx, ctx.args.alloc)
+    task = _named_task(ctx, alloc)
+    body = {"Signal": ctx.args.signal or "SIGKILL", "Task": task}
+    with reporting("Error signalling allocation"):
+        ctx.client.put(f"/v1/client/allocation/{alloc['ID']}/signal", body)
+    return 0
+
+
+def run_alloc_stop(ctx: Context) -> int:
+    """PUT /v1/allocation/:id/stop: the servers stop the allocation and place a
+    replacement (a migration); then the evaluation monitor, unless -detach."""
+    alloc = fetch_alloc(ctx, ctx.args.alloc)
+    params = {"no_shutdown_delay": "true"} if ctx.args.no_shutdown_delay else None
+    with reporting("Error stopping allocation"):
+        resp = ctx.client.put(f"/v1/allocation/{alloc['ID']}/stop", None, params)
+    eval_id = str((resp.data or {}).get("EvalID", ""))
+    if ctx.args.detach:
+        ctx.out(eval_id)
+        return 0
+    return EvalMonitor(ctx, ctx.verbose).monitor(eval_id)

@@ -25,6 +25,7 @@ from . import (
     job_versions,
     logs,
     node,
+    node_drain,
     operator,
     server,
     status,
@@ -326,10 +327,36 @@ def build_parser() -> argparse.ArgumentParser:
         _flag(p, "verbose", action="store_true", help="full IDs")
         p.add_argument("deployment", help="deployment ID or prefix")
 
-    nodes = tree.group(subs, "node", "client node commands: status")
+    nodes = tree.group(subs, "node", "client node commands: status, drain, eligibility")
     p = tree.command(nodes, "status", "list client nodes, or show one node", node.run_node_status)
     _flag(p, "verbose", action="store_true", help="full IDs, addresses, attributes")
+    _flag(p, "short", action="store_true", help="no resource usage, events or stats")
+    _flag(p, "stats", action="store_true", help="detailed CPU, memory and disk statistics")
     p.add_argument("node", nargs="?", help="node ID or prefix; omit to list all nodes")
+
+    p = tree.command(nodes, "drain", "toggle drain mode on a node", node_drain.run_node_drain)
+    _flag(p, "enable", action="store_true", help="enable draining")
+    _flag(p, "disable", action="store_true", help="disable draining")
+    _flag(p, "deadline", metavar="DURATION", default="", help="force the rest out after this (1h)")
+    _flag(p, "force", action="store_true", help="force remove allocations immediately")
+    _flag(p, "no-deadline", action="store_true", help="drain without a deadline")
+    _flag(p, "ignore-system", action="store_true", help="leave system job allocations running")
+    _flag(p, "keep-ineligible", action="store_true", help="stay ineligible when disabling")
+    _flag(p, "detach", action="store_true", help="return at once instead of monitoring")
+    _flag(p, "monitor", action="store_true", help="only monitor an existing drain")
+    _flag(p, "self", action="store_true", help="the local agent's node")
+    _flag(p, "yes", action="store_true", help="do not ask for confirmation")
+    _flag(p, "m", metavar="MESSAGE", default="", help="message recorded in the drain metadata")
+    _flag(p, "meta", metavar="KEY=VALUE", action="append", help="drain metadata (repeatable)")
+    p.add_argument("node", nargs="?", help="node ID or prefix")
+
+    p = tree.command(
+        nodes, "eligibility", "toggle scheduling eligibility", node_drain.run_node_eligibility
+    )
+    _flag(p, "enable", action="store_true", help="mark the node eligible for scheduling")
+    _flag(p, "disable", action="store_true", help="mark the node ineligible for scheduling")
+    _flag(p, "self", action="store_true", help="the local agent's node")
+    p.add_argument("node", nargs="?", help="node ID or prefix")
 
     servers = tree.group(subs, "server", "server commands: members, join, force-leave")
     p = tree.command(
@@ -379,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     systems = tree.group(subs, "system", "system commands: gc")
     tree.command(systems, "gc", "run a garbage collection now", system.run_system_gc)
 
-    allocs = tree.group(subs, "alloc", "allocation commands: status, logs")
+    allocs = tree.group(subs, "alloc", "allocation commands: status, logs, restart, signal, stop")
     p = tree.command(allocs, "status", "show one allocation", alloc.run_alloc_status)
     _flag(p, "verbose", action="store_true", help="full IDs, absolute times, placement metrics")
     _flag(p, "short", action="store_true", help="one line per task instead of details")
@@ -414,9 +441,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="with -tail: number of bytes",
     )
     p.add_argument("-task", "--task", dest="task_flag", metavar="TASK", help="task name")
+    _flag(p, "job", action="store_true", help="the argument is a job ID: use one of its allocs")
+    _flag(p, "verbose", action="store_true", help="full IDs")
+    p.add_argument("alloc", help="allocation ID or prefix (a job ID with -job)")
+    p.add_argument("task", nargs="?", help="task name (optional if the alloc has one task)")
+
+    p = tree.command(
+        allocs, "restart", "restart a running allocation or task", alloc.run_alloc_restart
+    )
+    _flag(p, "all-tasks", action="store_true", help="restart every task, also those that ran")
+    p.add_argument("-task", "--task", dest="task_flag", metavar="TASK", help="task name")
     _flag(p, "verbose", action="store_true", help="full IDs")
     p.add_argument("alloc", help="allocation ID or prefix")
-    p.add_argument("task", nargs="?", help="task name (optional if the alloc has one task)")
+    p.add_argument("task", nargs="?", help="task name (default: every running task)")
+
+    p = tree.command(allocs, "signal", "signal a running allocation", alloc.run_alloc_signal)
+    p.add_argument(
+        "-s", dest="signal", metavar="SIGNAL", default="SIGKILL", help="signal (default SIGKILL)"
+    )
+    p.add_argument("-task", "--task", dest="task_flag", metavar="TASK", help="task name")
+    _flag(p, "verbose", action="store_true", help="full IDs")
+    p.add_argument("alloc", help="allocation ID or prefix")
+    p.add_argument("task", nargs="?", help="task name (default: every task)")
+
+    p = tree.command(
+        allocs, "stop", "stop and reschedule a running allocation", alloc.run_alloc_stop
+    )
+    _flag(p, "detach", action="store_true", help="print the evaluation ID instead of monitoring")
+    _flag(p, "no-shutdown-delay", action="store_true", help="ignore the tasks' shutdown_delay")
+    _flag(p, "verbose", action="store_true", help="full IDs")
+    p.add_argument("alloc", help="allocation ID or prefix")
 
     evals = tree.group(subs, "eval", "evaluation commands: list, status")
     p = tree.command(evals, "list", "list evaluations", eval.run_eval_list)

@@ -231,6 +231,31 @@ class NomadClient:
     def node_allocations(self, node_id: str, **blocking: Any) -> Response:
         return self.get(f"/v1/node/{node_id}/allocations", **blocking)
 
+    def node_drain(
+        self,
+        node_id: str,
+        spec: Mapping[str, Any] | None,
+        mark_eligible: bool = False,
+        meta: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Start a drain (`spec`: {Deadline ns, IgnoreSystemJobs}) or cancel it (None)."""
+        body = {"DrainSpec": spec, "MarkEligible": mark_eligible, "Meta": meta or None}
+        return self.put(f"/v1/node/{node_id}/drain", {**body, "NodeID": node_id})
+
+    def node_eligibility(self, node_id: str, eligible: bool) -> Response:
+        value = "eligible" if eligible else "ineligible"
+        return self.put(
+            f"/v1/node/{node_id}/eligibility", {"NodeID": node_id, "Eligibility": value}
+        )
+
+    def node_stats(self, node_id: str) -> Response:
+        """HostStats of a node, measured by its client (proxied by servers)."""
+        return self.get("/v1/client/stats", {"node_id": node_id})
+
+    def allocation_stats(self, alloc_id: str) -> Response:
+        """AllocResourceUsage of a running allocation, measured by its client."""
+        return self.get(f"/v1/client/allocation/{alloc_id}/stats")
+
     def allocations(self, prefix: str | None = None, **blocking: Any) -> Response:
         return self.get("/v1/allocations", {"prefix": prefix or None}, **blocking)
 

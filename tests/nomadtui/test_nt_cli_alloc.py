@@ -103,17 +103,95 @@ def test_alloc_logs_tail_n_asks_from_the_end_and_keeps_n_lines() -> None:
     assert (params["type"], params["origin"], params["offset"]) == ("stderr", "end", "360")
 
 
-def test_alloc_logs_follow_trims_only_the_backlog() -> None:
+def test_alloc_logs_follow_tail_trims_only_the_backlog() -> None:
     fake = FakeNomad()
     _alloc_routes(fake)
     body = _frames(b"a\nb\n", b"c\n", None, b"new1\nnew2\n", None)
     fake.route(
         "GET", f"/v1/client/fs/logs/{d.ALLOC_ID}", lambda req: httpx.Response(200, content=body)
     )
-    res = run_cli(["alloc", "logs", "-f", "-n", "1", "0f09c03d"], fake)
+    res = run_cli(["alloc", "logs", "-f", "-tail", "-n", "1", "0f09c03d"], fake)
     assert res.out == "c\nnew1\nnew2\n"
     params = fake.requests_to("GET", f"/v1/client/fs/logs/{d.ALLOC_ID}")[0].url.params
     assert (params["follow"], params["origin"], params["offset"]) == ("true", "end", "120")
+
+
+def test_alloc_logs_n_without_tail_reads_from_the_start_as_nomad() -> None:
+    fake = FakeNomad()
+    _alloc_routes(fake)
+    fake.route(
+        "GET",
+        f"/v1/client/fs/logs/{d.ALLOC_ID}",
+        lambda req: httpx.Response(200, content=_frames(b"a\nb\n")),
+    )
+    res = run_cli(["alloc", "logs", "-n", "1", "0f09c03d"], fake)
+    assert res.out == "a\nb\n"
+    params = fake.requests_to("GET", f"/v1/client/fs/logs/{d.ALLOC_ID}")[0].url.params
+    assert (params["origin"], params["offset"]) == ("start", "0")
+
+
+def test_alloc_logs_tail_c_asks_for_bytes_and_keeps_them_all() -> None:
+    fake = FakeNomad()
+    _alloc_routes(fake)
+    fake.route(
+        "GET",
+        f"/v1/client/fs/logs/{d.ALLOC_ID}",
+        lambda req: httpx.Response(200, content=_frames(b"partial line\n", b"x\n")),
+    )
+    res = run_cli(["alloc", "logs", "-tail", "-c", "15", "0f09c03d"], fake)
+    assert res.out == "partial line\nx\n"
+    params = fake.requests_to("GET", f"/v1/client/fs/logs/{d.ALLOC_ID}")[0].url.params
+    assert (params["type"], params["origin"], params["offset"]) == ("stdout", "end", "15")
+
+
+def test_alloc_logs_flag_conflicts_are_one_error_line() -> None:
+    fake = FakeNomad()
+    _alloc_routes(fake)
+    both = run_cli(["alloc", "logs", "-tail", "-n", "2", "-c", "9", "0f09c03d"], fake)
+    assert (both.code, both.err) == (1, "Failed to read stdout file: both -n and -c set\n")
+    streams = run_cli(["alloc", "logs", "-stdout", "-stderr", "0f09c03d"], fake)
+    assert (streams.code, streams.err) == (1, "Error: Unable to support both stdout and stderr\n")
+    assert fake.requests_to("GET", f"/v1/client/fs/logs/{d.ALLOC_ID}") == []
+
+
+def test_alloc_logs_task_flag_wins_and_is_validated() -> None:
+    fake = FakeNomad()
+    _alloc_routes(fake)
+    res = run_cli(["alloc", "logs", "-task", "nope", "0f09c03d", "redis"], fake)
+    assert res.code == 1
+    assert res.err == 'Failed to validate task: Could not find task named: "nope"\n'
+
+
+def test_alloc_logs_job_picks_a_running_allocation() -> None:
+    fake = FakeNomad()
+    _alloc_routes(fake)
+    fake.route("GET", "/v1/jobs", [{"ID": "example", "Namespace": "default"}])
+    dead = d.alloc_stub(ID="dead0000-0000-0000-0000-000000000000", ClientStatus="complete")
+    fake.route("GET", "/v1/job/example/allocations", [dead, d.alloc_stub()])
+    fake.route(
+        "GET",
+        f"/v1/client/fs/logs/{d.ALLOC_ID}",
+        lambda req: httpx.Response(200, content=_frames(b"hi\n")),
+    )
+    res = run_cli(["alloc", "logs", "-job", "example"], fake)
+    assert (res.code, res.out) == (0, "hi\n"), res.err
+    assert fake.requests_to("GET", "/v1/allocations")[0].url.params["prefix"] == d.ALLOC_ID
+
+
+def test_alloc_logs_follow_alone_streams_stdout_and_stderr() -> None:
+    fake = FakeNomad()
+    _alloc_routes(fake)
+
+    def logs(req: httpx.Request) -> httpx.Response:
+        kind = req.url.params["type"]
+        return httpx.Response(200, content=_frames(f"{kind} line\n".encode()))
+
+    fake.route("GET", f"/v1/client/fs/logs/{d.ALLOC_ID}", logs)
+    res = run_cli(["alloc", "logs", "-f", "0f09c03d"], fake)
+    assert (res.code, res.out, res.err) == (0, "stdout line\n", "stderr line\n")
+    asked = [r.url.params for r in fake.requests_to("GET", f"/v1/client/fs/logs/{d.ALLOC_ID}")]
+    assert sorted(p["type"] for p in asked) == ["stderr", "stdout"]
+    assert all((p["follow"], p["origin"], p["offset"]) == ("true", "end", "1") for p in asked)
 
 
 def test_alloc_logs_needs_a_task_when_the_alloc_has_several() -> None:

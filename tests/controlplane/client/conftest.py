@@ -167,9 +167,14 @@ def make_alloc(
     group: str = "web",
     index: int = 0,
     update: UpdateStrategy | None = None,
+    task_fields: dict[str, dict[str, Any]] | None = None,
+    group_fields: dict[str, Any] | None = None,
 ) -> Allocation:
-    """One allocation of a one-group job; `tasks` maps task name -> driver config."""
+    """One allocation of a one-group job; `tasks` maps task name -> driver config,
+    `task_fields` task name -> more Task fields (lifecycle, leader, ...), and
+    `group_fields` more TaskGroup fields."""
     tasks = tasks if tasks is not None else {"server": {"run_for": 60}}
+    task_fields = task_fields or {}
     job = Job(
         id=job_id,
         name=job_id,
@@ -179,12 +184,18 @@ def make_alloc(
             TaskGroup(
                 name=group,
                 tasks=[
-                    Task(name=name, driver=driver, config=cfg, kill_timeout=2 * SEC)
+                    Task(
+                        name=name,
+                        driver=driver,
+                        config=cfg,
+                        **{"kill_timeout": 2 * SEC, **task_fields.get(name, {})},
+                    )
                     for name, cfg in tasks.items()
                 ],
                 restart_policy=restart
                 or RestartPolicy(attempts=0, interval=60 * SEC, delay=0, mode="fail"),
                 update=update,
+                **(group_fields or {}),
             )
         ],
     )
@@ -222,7 +233,7 @@ def make_agent(tmp_path: Path, rpc: FakeServerRPC) -> Iterator[AgentFactory]:
 
     def factory(drivers: dict[str, Driver] | None = None, **overrides: Any) -> ClientAgent:
         cfg = ClientConfig(
-            data_dir=tmp_path / "data",
+            data_dir=overrides.pop("data_dir", tmp_path / "data"),
             node_name="test-node",
             alloc_watch_wait_s=0.5,
             alloc_update_interval_s=0.05,

@@ -12,6 +12,7 @@ from controlplane.structs import (
     SEC,
     AllocatedPortMapping,
     Allocation,
+    LogConfig,
     RestartPolicy,
     TaskState,
 )
@@ -281,7 +282,7 @@ def test_handles_persisted_while_running(
 
     handles = agent.state_db.handles()
     assert handles[alloc.id]["server"].driver == "mock"
-    assert (agent.config.client_dir / "state.json").is_file()
+    assert (agent.config.client_dir / "allocs" / f"{alloc.id}.json").is_file()
 
     rpc.stop_alloc(alloc.id)
     rpc.wait_status(alloc.id, "complete")
@@ -335,3 +336,20 @@ def test_node_id_survives_agent_restart(rpc: Any, make_agent: AgentFactory) -> N
     second = make_agent()
 
     assert second.node_id == first.node_id
+
+
+def test_task_config_carries_the_logs_block(
+    rpc: Any, make_agent: AgentFactory, new_alloc: NewAlloc
+) -> None:
+    mock = MockDriver()
+    agent = make_agent(drivers={"mock": mock})
+    logs = {"log_config": LogConfig(max_files=3, max_file_size_mb=2)}
+    tasks = {"logged": {"run_for": 60}, "plain": {"run_for": 60}}
+    alloc = rpc.push_alloc(new_alloc(agent.node_id, tasks=tasks, task_fields={"logged": logs}))
+    rpc.wait_status(alloc.id, "running")
+    rpc.wait_for(lambda: len(mock.started) == 2)
+
+    started = {cfg.task_name: cfg for cfg in mock.started}
+    assert (started["logged"].logs_max_files, started["logged"].logs_max_file_size_mb) == (3, 2)
+    # no `logs` block: Nomad's defaults, 10 files of 10 MB
+    assert (started["plain"].logs_max_files, started["plain"].logs_max_file_size_mb) == (10, 10)

@@ -3,17 +3,22 @@ driver detection."""
 
 from __future__ import annotations
 
+import gc
 import platform
 from pathlib import Path
 
+import docker
 import psutil
+import pytest
 
 from controlplane import __version__
 from controlplane.client.config import ClientConfig
-from controlplane.client.fingerprint import fingerprint_node, go_arch
+from controlplane.client.fingerprint import fingerprint_node, go_arch, refresh_drivers
 from controlplane.client.wiretime import rfc3339
 from controlplane.drivers.base import Fingerprint
+from controlplane.drivers.docker import DockerDriver
 from controlplane.drivers.mock import MockDriver
+from controlplane.structs import DriverInfo
 
 
 class BrokenDriver(MockDriver):
@@ -93,6 +98,78 @@ def test_drivers_map(tmp_path: Path) -> None:
     assert "no engine" in node.drivers["broken"].health_description
     assert not node.drivers["absent"].detected
     assert "driver.absent" not in node.attributes
+
+
+# The SDK leaks the socket of a failed connect; collect it inside this test.
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_docker_without_an_engine_is_undetected_in_the_drivers_map(tmp_path: Path) -> None:
+    client = docker.DockerClient(base_url="unix:///nonexistent.sock", version="1.41")
+    try:
+        node = fingerprint_node(
+            config(tmp_path), {"docker": DockerDriver(client=client)}, clock=lambda: 1.0
+        )
+    finally:
+        client.close()
+        gc.collect()
+    assert node.drivers["docker"] == DriverInfo(
+        attributes={},
+        detected=False,
+        healthy=False,
+        health_description="Failed to connect to docker daemon",
+        update_time=rfc3339(1.0),
+    )
+    assert not any(k.startswith("driver.docker") for k in node.attributes)
+
+
+@pytest.mark.docker
+def test_docker_with_an_engine_in_the_drivers_map(
+    tmp_path: Path, docker_engine: docker.DockerClient
+) -> None:
+    drv = DockerDriver()
+    try:
+        node = fingerprint_node(config(tmp_path), {"docker": drv})
+    finally:
+        drv.close()
+    info = node.drivers["docker"]
+    assert info.detected and info.healthy and info.health_description == "Healthy"
+    assert info.attributes is not None
+    assert info.attributes["driver.docker.version"] == docker_engine.version()["Version"]
+    assert node.attributes["driver.docker"] == "1"
+    assert node.attributes["driver.docker.bridge_ip"] == info.attributes["driver.docker.bridge_ip"]
+
+
+class FlakyDriver(MockDriver):
+    """Healthy or not, as the test says."""
+
+    name = "flaky"
+    healthy = True
+
+    def fingerprint(self) -> Fingerprint:
+        if self.healthy:
+            return Fingerprint(True, True, "Healthy", {"driver.flaky.version": "2"})
+        return Fingerprint(True, False, "Failed to connect to docker daemon")
+
+
+def test_refresh_drivers_reports_health_changes_only(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    drv = FlakyDriver()
+    node = fingerprint_node(cfg, {"flaky": drv}, clock=lambda: 1.0)
+    assert node.attributes["driver.flaky"] == "1"
+    assert refresh_drivers(node, cfg, {"flaky": drv}, now=2.0) is None  # only the time moved
+
+    drv.healthy = False
+    sick = refresh_drivers(node, cfg, {"flaky": drv}, now=3.0)
+    assert sick is not None
+    assert sick.drivers["flaky"].detected and not sick.drivers["flaky"].healthy
+    assert sick.drivers["flaky"].update_time == rfc3339(3.0)
+    assert "driver.flaky.version" not in sick.attributes
+    assert sick.attributes["driver.flaky"] == "1"  # still detected
+    assert sick.attributes["kernel.name"] == node.attributes["kernel.name"]
+
+    drv.healthy = True
+    well = refresh_drivers(sick, cfg, {"flaky": drv}, now=4.0)
+    assert well is not None and well.drivers["flaky"].healthy
+    assert well.attributes["driver.flaky.version"] == "2"
 
 
 def test_disabled_drivers_are_left_out(tmp_path: Path) -> None:

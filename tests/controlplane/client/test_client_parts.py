@@ -10,7 +10,7 @@ from controlplane.client.alloc_updates import AllocUpdater
 from controlplane.client.allocdir import AllocDir
 from controlplane.client.state_db import StateDB
 from controlplane.drivers.base import TaskHandle
-from controlplane.structs import AllocClientUpdate, AllocDeploymentStatus, TaskState
+from controlplane.structs import Allocation, AllocClientUpdate, AllocDeploymentStatus, TaskState
 
 RUNNING = TaskState(state="running")
 PENDING = TaskState(state="pending")
@@ -131,23 +131,34 @@ def test_updater_keeps_a_health_verdict_when_a_newer_update_races_a_failed_send(
 
 
 def test_state_db_round_trip(tmp_path: Path) -> None:
-    path = tmp_path / "client" / "state.json"
-    db = StateDB(path)
+    directory = tmp_path / "client" / "allocs"
+    db = StateDB(directory)
     h = TaskHandle(driver="raw_exec", alloc_id="a1", task_name="web", state={"pid": 42})
+    running = TaskState(state="running", started_at="2024-01-01T00:00:00Z")
+    db.put_alloc(Allocation(id="a1", job_id="j"))
     db.put_handle("a1", "web", h)
+    db.put_task_states("a1", {"web": running})
+    db.put_alloc(Allocation(id="a2", job_id="j"))
     db.put_handle("a2", "db", h.replace(alloc_id="a2", task_name="db"))
 
-    reopened = StateDB(path)
-    assert reopened.handles()["a1"]["web"] == h
+    reopened = StateDB(directory)
+    local = reopened.allocs()["a1"]
+    assert local.alloc is not None and local.alloc.job_id == "j"
+    assert local.handles == {"web": h}
+    assert local.task_states == {"web": running}
     reopened.put_handle("a1", "web", None)
     reopened.delete_alloc("a2")
-    assert StateDB(path).handles() == {}
+    # a late write for a deleted allocation does not bring it back
+    reopened.put_handle("a2", "db", h)
+    again = StateDB(directory)
+    assert again.handles() == {}
+    assert set(again.allocs()) == {"a1"}
 
 
 def test_state_db_ignores_corrupt_file(tmp_path: Path) -> None:
-    path = tmp_path / "state.json"
-    path.write_text("{not json")
-    assert StateDB(path).handles() == {}
+    (tmp_path / "a1.json").write_text("{not json")
+    db = StateDB(tmp_path)
+    assert db.handles() == {} and db.allocs() == {}
 
 
 def test_alloc_dir_layout(tmp_path: Path) -> None:

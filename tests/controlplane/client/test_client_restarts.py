@@ -13,10 +13,11 @@ from controlplane.client.restarts import (
     RestartSettings,
     RestartTracker,
     go_duration,
+    restarts_on_success,
     settings_for,
 )
 from controlplane.drivers.base import DriverError, ExitResult
-from controlplane.structs import SEC, RestartPolicy
+from controlplane.structs import SEC, RestartPolicy, TaskLifecycle
 
 FAIL = ExitResult(exit_code=1)
 OK = ExitResult(exit_code=0)
@@ -143,3 +144,23 @@ def test_settings_from_policy_and_defaults() -> None:
 )
 def test_go_duration(seconds: float, text: str) -> None:
     assert go_duration(seconds) == text
+
+
+def test_success_restarts_only_long_running_lifecycle_tasks() -> None:
+    def on_success(job_type: str, hook: str = "", sidecar: bool = False) -> bool:
+        lifecycle = TaskLifecycle(hook=hook, sidecar=sidecar) if hook else None
+        return restarts_on_success(job_type, lifecycle)
+
+    assert on_success("service") and on_success("system")
+    assert not on_success("batch") and not on_success("sysbatch")
+    # ephemeral prestart / poststart tasks are done once they succeed, even in services
+    assert not on_success("service", "prestart") and not on_success("service", "poststart")
+    assert on_success("batch", "prestart", sidecar=True)
+    assert on_success("batch", "poststart", sidecar=True)
+    assert not on_success("service", "poststop")
+    t = RestartTracker(
+        RestartSettings(attempts=2, interval_s=60, delay_s=0, mode="fail"),
+        "service",
+        lifecycle=TaskLifecycle(hook="prestart"),
+    )
+    assert t.set_exit_result(OK).next_restart() == (RestartDecision.TERMINATED, 0.0)

@@ -1,13 +1,12 @@
-"""docker driver against the real local engine and the local busybox image."""
+"""docker driver lifecycle against the real local engine and busybox image:
+fingerprint, start, output, exit codes, ports, stop / signal, destroy,
+recover after a client restart, stats."""
 
 from __future__ import annotations
 
 import gc
-import os
-import socket
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,14 +16,15 @@ import msgspec
 import pytest
 
 from controlplane.drivers.base import DriverError, TaskConfig, TaskHandle
-from controlplane.drivers.docker import (
-    LABEL_ALLOC_ID,
-    LABEL_JOB_ID,
-    LABEL_TASK_NAME,
-    DockerDriver,
-    container_options,
-)
+from controlplane.drivers.docker import UNREACHABLE, DockerDriver
 from controlplane.structs import AllocatedPortMapping
+from tests.controlplane.drivers.docker_harness import (
+    free_port,
+    http_get,
+    image_config,
+    read,
+    tracked_driver,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -41,47 +41,19 @@ sys.stdout.buffer.write(msgspec.json.encode(DockerDriver().start(cfg)))
 
 @pytest.fixture
 def driver(docker_engine: docker.DockerClient, docker_image: str) -> Iterator[DockerDriver]:
-    drv = DockerDriver()
-    started_before = {c.id for c in _ours(docker_engine)}
-    yield drv
-    drv.close()
-    for container in _ours(docker_engine):
-        if container.id not in started_before:
-            container.remove(force=True)
-
-
-def _ours(client: docker.DockerClient) -> list[Any]:
-    return list(client.containers.list(all=True, filters={"label": LABEL_ALLOC_ID}))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def read(path: str) -> str:
-    return Path(path).read_text() if os.path.exists(path) else ""
-
-
-def http_get(url: str) -> str:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as resp:
-            return str(resp.read().decode())
-    except OSError:
-        return ""
-
-
-def image_config(image: str, *command: str, **extra: Any) -> dict[str, Any]:
-    return {"image": image, "command": command[0], "args": list(command[1:]), **extra}
+    with tracked_driver(docker_engine) as drv:
+        yield drv
 
 
 def test_fingerprint_reports_engine_version_and_bridge(driver: DockerDriver) -> None:
     fp = driver.fingerprint()
-    assert fp.detected and fp.healthy
+    assert fp.detected and fp.healthy and fp.health_description == "Healthy"
     assert fp.attributes["driver.docker"] == "1"
     assert fp.attributes["driver.docker.version"]
     assert fp.attributes.get("driver.docker.bridge_ip", "").count(".") == 3
+    assert "runc" in fp.attributes["driver.docker.runtimes"].split(",")
+    assert fp.attributes["driver.docker.os_type"] == "linux"
+    assert fp.attributes["driver.docker.volumes.enabled"] == "true"
 
 
 # The SDK leaks the socket of a failed connect; collect it inside this test.
@@ -94,7 +66,24 @@ def test_fingerprint_without_engine_is_undetected_not_an_error() -> None:
         client.close()
         gc.collect()
     assert not fp.detected and not fp.healthy
-    assert fp.health_description
+    assert fp.health_description == UNREACHABLE == "Failed to connect to docker daemon"
+    assert fp.attributes == {}
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_engine_lost_after_detection_is_unhealthy(docker_engine: docker.DockerClient) -> None:
+    drv = DockerDriver()
+    try:
+        assert drv.fingerprint().healthy
+        drv.close()
+        drv._client = docker.DockerClient(base_url="unix:///nonexistent.sock", version="1.41")
+        fp = drv.fingerprint()
+    finally:
+        drv.close()
+        gc.collect()
+    # Nomad: once seen, a silent engine is detected but unhealthy
+    assert fp.detected and not fp.healthy
+    assert fp.health_description == UNREACHABLE
 
 
 def test_echo_output_lands_in_stdout_file(
@@ -118,29 +107,6 @@ def test_exit_code_and_stderr_are_propagated(
     assert read(cfg.stdout_path) == ""
 
 
-def test_env_and_labels_are_set(
-    driver: DockerDriver,
-    docker_engine: docker.DockerClient,
-    docker_image: str,
-    task_config: MakeConfig,
-) -> None:
-    cfg = task_config(
-        image_config(docker_image, "sh", "-c", 'echo "$GREETING"', labels=[{"team": "infra"}]),
-        env={"GREETING": "hi there"},
-    )
-    handle = driver.start(cfg)
-    assert driver.wait(handle, timeout=30) is not None
-    assert read(cfg.stdout_path) == "hi there\n"
-    container = docker_engine.containers.get(handle.state["container_id"])
-    assert container.name == f"web-{cfg.alloc_id}"
-    assert container.labels == {
-        "team": "infra",
-        LABEL_ALLOC_ID: cfg.alloc_id,
-        LABEL_TASK_NAME: "web",
-        LABEL_JOB_ID: "example",
-    }
-
-
 @pytest.mark.parametrize("style", ["modern", "legacy"])
 def test_published_port_answers_http(
     driver: DockerDriver,
@@ -150,12 +116,13 @@ def test_published_port_answers_http(
     style: str,
 ) -> None:
     host_port = free_port()
+    ports: dict[str, Any]
     if style == "modern":
         ports = {"ports": ["http"]}
-        mapping = AllocatedPortMapping(label="http", value=host_port, to=8080)
+        mapping = AllocatedPortMapping(label="http", value=host_port, to=8080, host_ip="127.0.0.1")
     else:
         ports = {"port_map": [{"http": 8080}]}
-        mapping = AllocatedPortMapping(label="http", value=host_port)
+        mapping = AllocatedPortMapping(label="http", value=host_port, host_ip="127.0.0.1")
     cfg = task_config(
         image_config(docker_image, "httpd", "-f", "-p", "8080", "-h", "/www", **ports),
         ports=[mapping],
@@ -198,11 +165,15 @@ def test_stop_with_a_custom_signal_reaches_the_task(
     assert "got-usr1" in read(cfg.stdout_path)
 
 
-def test_missing_image_fails_to_pull(driver: DockerDriver, task_config: MakeConfig) -> None:
+def test_missing_image_fails_to_pull_recoverably(
+    driver: DockerDriver, task_config: MakeConfig
+) -> None:
     cfg = task_config({"image": "127.0.0.1:1/missing:1"})
     with pytest.raises(DriverError) as err:
         driver.start(cfg)
     assert str(err.value).startswith("Failed to pull `127.0.0.1:1/missing:1`: ")
+    assert "connection refused" in str(err.value)
+    assert err.value.recoverable  # counts against the restart policy
 
 
 def test_destroy_removes_the_container(
@@ -222,7 +193,6 @@ def test_recover_after_client_restart(
     driver: DockerDriver,
     docker_image: str,
     task_config: MakeConfig,
-    eventually: Callable[..., Any],
 ) -> None:
     script = "echo before; while [ ! -e /local/go ]; do sleep 0.05; done; echo after; exit 4"
     cfg = task_config(image_config(docker_image, "sh", "-c", script))
@@ -237,6 +207,8 @@ def test_recover_after_client_restart(
     # That client exited at once: it may or may not have copied "before".
     assert driver.recover(handle)
     assert driver.inspect(handle).running
+    stats = driver.stats(handle)
+    assert stats["rss_bytes"] > 0 and stats["pids"] >= 1
     (Path(cfg.task_dir) / "local" / "go").touch()  # /local is the task's local dir
     result = driver.wait(handle, timeout=30)
     assert result is not None and result.exit_code == 4
@@ -250,37 +222,22 @@ def test_recover_of_a_removed_container_fails(driver: DockerDriver) -> None:
     assert not driver.recover(handle)
 
 
-def test_container_options_translate_limits_volumes_and_host_network(
-    task_config: MakeConfig,
+def test_stats_report_memory_and_cpu(
+    driver: DockerDriver, docker_image: str, task_config: MakeConfig, eventually: Callable[..., Any]
 ) -> None:
-    cfg = task_config(
-        {
-            "image": "img:1",
-            "network_mode": "host",
-            "ports": ["http"],
-            "volumes": ["data:/data:ro", "/srv:/srv"],
-            "entrypoint": ["/bin/sh"],
-        },
-        ports=[AllocatedPortMapping(label="http", value=25000, to=80)],
-        memory_mb=128,
-        memory_max_mb=256,
-        cpu_mhz=500,
-        kill_signal="SIGINT",
+    # a busy loop, so CPU time grows between two samples
+    handle = driver.start(
+        task_config(image_config(docker_image, "sh", "-c", "while :; do :; done"))
     )
-    opts = container_options(cfg)
-    assert "ports" not in opts  # host networking publishes nothing
-    assert opts["network_mode"] == "host"
-    assert opts["mem_limit"] == 256 * 1024 * 1024
-    assert opts["mem_reservation"] == 128 * 1024 * 1024
-    assert opts["cpu_shares"] == 500
-    assert opts["stop_signal"] == "SIGINT"
-    assert opts["entrypoint"] == ["/bin/sh"]
-    assert f"{cfg.task_dir}/data:/data:ro" in opts["volumes"]
-    assert "/srv:/srv" in opts["volumes"]
-    assert f"{cfg.task_dir}/local:/local" in opts["volumes"]
+    first = driver.stats(handle)
+    assert first["rss_bytes"] > 0 and first["pids"] == 1
+    assert first["memory_bytes"] >= first["rss_bytes"]
+    assert first["max_memory_bytes"] >= first["memory_bytes"]
+    assert first["cpu_percent"] == 0.0  # no earlier sample to compare with
 
+    def busy() -> dict[str, Any] | None:
+        s = driver.stats(handle)
+        return s if s["cpu_percent"] > 10 else None
 
-def test_unknown_port_label_is_a_driver_error(task_config: MakeConfig) -> None:
-    cfg = task_config({"image": "img:1", "ports": ["db"]})
-    with pytest.raises(DriverError, match='Port "db" not found'):
-        container_options(cfg)
+    later = eventually(busy, what="CPU usage to show")
+    assert later["cpu_user_s"] + later["cpu_system_s"] > first["cpu_user_s"]

@@ -6,9 +6,9 @@ from controlplane.drivers.base import Fingerprint
 from controlplane.drivers.registry import builtin_drivers, driver_attributes, driver_infos
 
 
-def test_builtin_drivers_are_raw_exec_and_docker() -> None:
+def test_builtin_drivers() -> None:
     drivers = builtin_drivers()
-    assert sorted(drivers) == ["docker", "raw_exec"]
+    assert sorted(drivers) == ["docker", "exec", "java", "raw_exec"]
     assert all(d.name == name for name, d in drivers.items())
 
 

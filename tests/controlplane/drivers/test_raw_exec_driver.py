@@ -16,7 +16,9 @@ import psutil
 import pytest
 
 from controlplane.drivers.base import Driver, DriverError, TaskConfig, TaskHandle
+from controlplane.drivers.logrotate import MIB, log_indexes
 from controlplane.drivers.raw_exec import RawExecDriver
+from tests.executor_support import start_in_killed_client
 from tests.waiting import wait_for
 
 MakeConfig = Callable[..., TaskConfig]
@@ -230,3 +232,45 @@ def test_signal_reaches_the_task_and_it_keeps_running(
     driver.stop(handle, timeout=5)
     with pytest.raises(DriverError):
         driver.signal(handle, "SIGUSR1")
+
+
+def test_logs_rotate_per_max_files_and_size(driver: RawExecDriver, task_config: MakeConfig) -> None:
+    cfg = task_config(
+        sh("head -c 3500000 /dev/zero; echo done >&2"), logs_max_files=2, logs_max_file_size_mb=1
+    )
+    result = driver.wait(start(driver, cfg), timeout=10)
+    assert result is not None and result.successful()
+    logs = os.path.dirname(cfg.stdout_path)
+    assert log_indexes(logs, "web.stdout") == [2, 3]
+    assert os.path.getsize(os.path.join(logs, "web.stdout.3")) == 3500000 - 3 * MIB
+    assert read(cfg.stderr_path) == "done\n"
+
+
+def test_logs_rotate_after_the_client_was_killed_and_recover_gets_the_exit_code(
+    driver: RawExecDriver, task_config: MakeConfig
+) -> None:
+    script = "echo started; until [ -e go ]; do sleep 0.05; done; head -c 3200000 /dev/zero; exit 7"
+    cfg = task_config(sh(script), logs_max_files=2, logs_max_file_size_mb=1)
+    handle = start_in_killed_client("controlplane.drivers.raw_exec:RawExecDriver", cfg)
+    _started.append(handle)
+    logs = os.path.dirname(cfg.stdout_path)
+    wait_for(lambda: "started" in read(cfg.stdout_path), timeout=10, what="the task to start")
+
+    # no driver holds the task now: its executor alone keeps writing and rotating
+    (Path(cfg.task_dir) / "go").touch()
+    wait_for(lambda: log_indexes(logs, "web.stdout") == [2, 3], timeout=10, what="rotation to .3")
+
+    fresh = RawExecDriver()
+    assert fresh.recover(handle)
+    result = fresh.wait(handle, timeout=10)
+    assert result is not None and (result.exit_code, result.signal) == (7, 0)
+
+
+def test_a_log_that_cannot_be_opened_fails_the_start(
+    driver: RawExecDriver, task_config: MakeConfig, tmp_path: Path
+) -> None:
+    (tmp_path / "file").write_text("")
+    cfg = task_config(sh("touch ran"), stdout_path=str(tmp_path / "file" / "web.stdout.0"))
+    with pytest.raises(DriverError, match=r"^failed to open task log: "):
+        driver.start(cfg)
+    assert not (Path(cfg.task_dir) / "ran").exists()

@@ -6,7 +6,7 @@ from typing import Any
 
 from sched_harness import Cluster, group, job, node, placed, stopped, task
 
-from controlplane.structs import Constraint, DesiredUpdates, Job
+from controlplane.structs import Constraint, DesiredTransition, DesiredUpdates, Job
 
 
 def system_job(**kw: Any) -> Job:
@@ -74,18 +74,34 @@ def test_down_node_alloc_is_lost_and_not_replaced() -> None:
     assert placed(result) == []
 
 
-def test_node_leaving_the_datacenters_or_draining_is_stopped() -> None:
+def test_node_leaving_the_datacenters_is_stopped() -> None:
     cl = Cluster(node("a"), node("b"), node("c"))
     cl.register(system_job(datacenters=["dc1"]))
     cl.run("example")
     cl.state.update_node("a", datacenter="dc2")
-    cl.state.update_node("b", drain=True, scheduling_eligibility="ineligible")
     result = cl.run("example")
     assert {a.node_id: a.desired_description for a in stopped(result)} == {
         "a": "alloc not needed due to job update",
-        "b": "alloc not needed as node is tainted",
     }
     assert placed(result) == []
+
+
+def test_draining_node_keeps_its_alloc_until_the_drainer_marks_it() -> None:
+    # The drainer marks system allocs last, and never with IgnoreSystemJobs:
+    # a draining node alone must not stop them.
+    cl = Cluster(node("a"), node("b"))
+    cl.register(system_job())
+    cl.run("example")
+    cl.state.update_node("b", drain=True, scheduling_eligibility="ineligible")
+    assert cl.run("example").plan.is_noop()
+
+    (on_b,) = [a for a in cl.state.live_allocs("example") if a.node_id == "b"]
+    cl.state.update_alloc(on_b.id, desired_transition=DesiredTransition(migrate=True))
+    result = cl.run("example")
+    assert {a.node_id: a.desired_description for a in stopped(result)} == {
+        "b": "alloc not needed as node is tainted",
+    }
+    assert placed(result) == [], "a migrated system alloc is not replaced"
 
 
 def test_constraints_shape_the_footprint_without_failures() -> None:

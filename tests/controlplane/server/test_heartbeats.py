@@ -1,12 +1,17 @@
-"""Heartbeats: a silent node is marked down after TTL + grace, with evals for its jobs."""
+"""Heartbeats: a silent node is marked down after TTL + grace, with evals for
+its jobs; the TTL handed out scales with the node count as Nomad's does."""
 
 from __future__ import annotations
 
 from controlplane.raft.messages import MsgType, NodeRegister, PlanApply
 from controlplane.raft.node import RaftNode
-from controlplane.server.heartbeats import Heartbeats
+from controlplane.server.heartbeats import Heartbeats, heartbeat_ttl
 from controlplane.structs import Allocation, Job, Node
 from tests.clocks import Clock
+
+
+def _no_stagger() -> float:
+    return 0.0
 
 
 def test_silent_node_goes_down_with_an_eval_for_its_job(raft: RaftNode, clock: Clock) -> None:
@@ -24,8 +29,10 @@ def test_silent_node_goes_down_with_an_eval_for_its_job(raft: RaftNode, clock: C
             ]
         ),
     )
-    hb = Heartbeats(raft, store, ttl_s=10, grace_s=5, failover_grace_s=30, clock=clock)
-    hb.reset("n1")
+    hb = Heartbeats(
+        raft, store, min_ttl_s=10, grace_s=5, failover_grace_s=30, clock=clock, rng=_no_stagger
+    )
+    assert hb.reset("n1") == 10
     hb.reset("n2")
 
     clock.now += 14.9
@@ -48,9 +55,47 @@ def test_silent_node_goes_down_with_an_eval_for_its_job(raft: RaftNode, clock: C
 
 def test_failover_grace_on_becoming_leader(raft: RaftNode, clock: Clock) -> None:
     raft.submit(MsgType.NODE_REGISTER, NodeRegister(node=Node(id="n1", status="ready")))
-    hb = Heartbeats(raft, raft.store, ttl_s=10, grace_s=5, failover_grace_s=30, clock=clock)
+    hb = Heartbeats(raft, raft.store, min_ttl_s=10, grace_s=5, failover_grace_s=30, clock=clock)
     hb.arm_all()
     clock.now += 39
     assert hb.expire() == []
     clock.now += 2
     assert hb.expire() == ["n1"]
+
+
+def test_ttl_scales_with_node_count_past_the_rate_limit() -> None:
+    # 50 beats/s: up to 500 nodes the 10 s minimum holds; 1000 nodes need 20 s
+    assert heartbeat_ttl(10, 50, 1) == 10
+    assert heartbeat_ttl(10, 50, 500) == 10
+    assert heartbeat_ttl(10, 50, 1000) == 20
+    assert heartbeat_ttl(10, 0, 1000) == 10  # no rate limit configured
+
+
+def test_reset_hands_out_a_staggered_scaled_ttl(raft: RaftNode, clock: Clock) -> None:
+    stagger = [0.5]
+    hb = Heartbeats(
+        raft,
+        raft.store,
+        min_ttl_s=1,
+        grace_s=2,
+        max_per_second=2,  # three nodes -> 1.5 s
+        clock=clock,
+        rng=lambda: stagger[0],
+    )
+    assert hb.reset("a") == 1.5  # 1 node: the minimum, staggered by half
+    hb.reset("b")
+    stagger[0] = 0.0
+    assert hb.reset("c") == 1.5  # 3 nodes at 2/s
+    assert hb.reset("c") == 1.5, "a repeated beat does not count its node twice"
+
+
+def test_short_configured_ttl_marks_a_node_down_in_seconds(raft: RaftNode, clock: Clock) -> None:
+    raft.submit(MsgType.NODE_REGISTER, NodeRegister(node=Node(id="n1", status="ready")))
+    hb = Heartbeats(raft, raft.store, min_ttl_s=0.5, grace_s=0.5, clock=clock, rng=_no_stagger)
+    hb.reset("n1")
+    clock.now += 0.9
+    assert hb.expire() == []
+    clock.now += 0.2
+    assert hb.expire() == ["n1"]
+    node = raft.store.node_by_id("n1")
+    assert node is not None and node.status == "down"
