@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from controlplane.structs import Allocation, AllocClientUpdate, Node
+from controlplane.structs import Allocation, AllocClientUpdate, Node, ServiceRegistration
 
 
 class ServerRPC(Protocol):
@@ -32,4 +32,9 @@ class ServerRPC(Protocol):
 
     def update_allocs(self, updates: list[AllocClientUpdate]) -> None:
         """Report client-side status (ClientStatus, TaskStates) of allocations."""
+        ...
+
+    def update_services(self, upserts: list[ServiceRegistration], delete_ids: list[str]) -> None:
+        """Register/update (health included) and deregister service instances
+        of this node's allocations in the servers' catalog."""
         ...

@@ -13,7 +13,13 @@ import httpx
 import msgspec
 
 from controlplane.errors import NoLeader, error_for_status
-from controlplane.structs import Allocation, AllocClientUpdate, Node, to_builtins
+from controlplane.structs import (
+    Allocation,
+    AllocClientUpdate,
+    Node,
+    ServiceRegistration,
+    to_builtins,
+)
 
 
 class HTTPServerRPC:
@@ -84,3 +90,12 @@ class HTTPServerRPC:
 
     def update_allocs(self, updates: list[AllocClientUpdate]) -> None:
         self._request("PUT", "/v1/internal/allocs/update", json={"Allocs": to_builtins(updates)})
+
+    def update_services(
+        self, upserts: list[ServiceRegistration], delete_ids: list[str]
+    ) -> None:
+        self._request(
+            "PUT",
+            "/v1/internal/services",
+            json={"Upserts": to_builtins(upserts), "DeleteIDs": delete_ids},
+        )

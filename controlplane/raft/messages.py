@@ -23,6 +23,7 @@ from controlplane.structs import (
     Job,
     Node,
     ServerMember,
+    ServiceRegistration,
     Struct,
 )
 
@@ -48,6 +49,9 @@ class MsgType(IntEnum):
     RESTORE = 16
     # several entries committed as one (raft/group_commit.py)
     BATCH = 17
+    # -- native service catalog (structs/service.py) --
+    SERVICE_UPSERT = 18
+    SERVICE_DELETE = 19
 
 
 class Noop(Struct, frozen=True):
@@ -199,6 +203,19 @@ class Batch(Struct, frozen=True):
     entries: list[BatchEntry]
 
 
+class ServiceUpsert(Struct, frozen=True):
+    """Register (or update the health of) service instances."""
+
+    services: list[ServiceRegistration]
+
+
+class ServiceDelete(Struct, frozen=True):
+    """Deregister by registration id, and/or every registration of the allocs."""
+
+    ids: list[str] = msgspec.field(default_factory=list)
+    alloc_ids: list[str] = msgspec.field(default_factory=list)
+
+
 PAYLOADS: dict[MsgType, type[Struct]] = {
     MsgType.NOOP: Noop,
     MsgType.JOB_REGISTER: JobRegister,
@@ -218,6 +235,8 @@ PAYLOADS: dict[MsgType, type[Struct]] = {
     MsgType.NODE_DRAIN: NodeDrain,
     MsgType.ALLOC_DESIRED_TRANSITION: AllocDesiredTransition,
     MsgType.BATCH: Batch,
+    MsgType.SERVICE_UPSERT: ServiceUpsert,
+    MsgType.SERVICE_DELETE: ServiceDelete,
 }
 
 _encoder = msgspec.msgpack.Encoder()

@@ -68,6 +68,7 @@ from .plan import (
     PlanResult,
     SchedulerResult,
 )
+from .service import CheckStatus, ServiceRegistration, registration_id
 
 __all__ = [
     "SEC",
@@ -84,6 +85,7 @@ __all__ = [
     "AllocatedTaskResources",
     "Allocation",
     "CheckRestart",
+    "CheckStatus",
     "Constraint",
     "Deployment",
     "DeploymentState",
@@ -122,6 +124,7 @@ __all__ = [
     "ServerMember",
     "Service",
     "ServiceCheck",
+    "ServiceRegistration",
     "Spread",
     "SpreadTarget",
     "Struct",
@@ -135,6 +138,7 @@ __all__ = [
     "decode_json",
     "from_builtins",
     "nomad_name",
+    "registration_id",
     "to_builtins",
     "to_json",
 ]
