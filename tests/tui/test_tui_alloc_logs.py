@@ -24,7 +24,7 @@ from nomadtui.tui.app import ConsoleApp
 from nomadtui.tui.screens.alloc import AllocScreen
 from nomadtui.tui.screens.allocs import AllocsScreen
 from nomadtui.tui.screens.logs import MAX_LINES, LogsScreen
-from nomadtui.tui.screens.logs_stream import LogBuffer, clean
+from nomadtui.tui.screens.logs_stream import LogBuffer, ResumeSplicer, clean
 from nomadtui.tui.widgets.confirm import ConfirmScreen
 from nomadtui.tui.widgets.log_view import LogView
 from nomadtui.tui.widgets.resource_table import ResourceTable
@@ -360,3 +360,30 @@ def test_log_buffer_is_bounded_and_text_is_cleaned() -> None:
     buf.put("c" * 500)
     assert buf.take() == "c" * 100
     assert clean("\x1b[31mred\x1b[0m\r\n\tx\x07") == "red\n        x"
+
+
+# ---- reconnect splicing (offsets are per rotated file, so resume by content) ----
+
+
+def test_resume_splicer_drops_what_was_already_shown() -> None:
+    shown = b"line 1\nline 2\nline 3\n"
+    splicer = ResumeSplicer(shown[-10:])
+    # the reconnect re-reads from before the break, in pieces
+    assert splicer.feed(b"line 1\nline 2\nli") == (b"", False)
+    assert splicer.feed(b"ne 3\nline 4\n") == (b"line 4\n", False)
+    assert splicer.feed(b"line 5\n") == (b"line 5\n", False)
+
+
+def test_resume_splicer_reports_a_gap_when_the_overlap_never_comes() -> None:
+    splicer = ResumeSplicer(b"old tail", limit=16)
+    assert splicer.feed(b"brand new ") == (b"", False)
+    assert splicer.feed(b"output, much more than the limit") == (
+        b"brand new output, much more than the limit",
+        True,
+    )
+    idle = ResumeSplicer(b"old tail")
+    idle.feed(b"unrelated")
+    assert idle.flush() == (b"unrelated", True)
+    empty = ResumeSplicer(b"old tail")
+    assert empty.flush() == (b"", False)  # nothing before: nothing missed
+    assert empty.feed(b"new") == (b"new", False)

@@ -6,8 +6,15 @@ LogBuffer bounded in size, so a task printing faster than the UI draws can
 never grow memory. It calls `on_ready` when the buffer goes from empty to
 non-empty (the UI drains it) and `on_status` as the connection changes —
 both must only post messages. `stop()` shuts the HTTP socket down, so the
-thread ends at once rather than at the next heartbeat. It reconnects from
-the last offset after errors. It never touches widgets.
+thread ends at once rather than at the next heartbeat. It never touches
+widgets.
+
+After an error it reconnects `RESUME_LOOKBACK` bytes before the end and
+splices: frame offsets are positions within one rotated file (`web.stdout.3`),
+so "resume at offset N" cannot be asked for once a log has rotated; instead
+the stream finds the last bytes it already showed in what comes back and
+shows only what follows them (ResumeSplicer). When they cannot be found (more
+than the look-back was written while disconnected), a marker says so.
 """
 
 from __future__ import annotations
@@ -32,6 +39,11 @@ TAIL_BYTES = 256 * 1024
 """How far back from the end of the log the first read starts."""
 MAX_PENDING_CHARS = 1 << 20
 """Undrained text kept for the UI; older text is dropped past this."""
+RESUME_LOOKBACK = 256 * 1024
+"""How far back from the end a reconnect starts reading."""
+RESUME_MATCH = 1024
+"""How many of the last bytes shown identify where to resume."""
+GAP_MARKER = "\n--- reconnected: some output may be missing or repeated ---\n"
 
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -110,6 +122,47 @@ def _shutdown(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
+class ResumeSplicer:
+    """Drops, from a reconnected stream, the bytes that were already shown.
+
+    `seen` is the tail of what was shown before the connection broke; the new
+    stream starts somewhere before that point. Bytes are held back until
+    `seen` is found (everything up to its end is dropped), the held bytes
+    exceed `limit` (gap: show them all), or `flush()` is called because the
+    stream went idle without it (gap, when anything was held).
+    """
+
+    def __init__(self, seen: bytes, limit: int = RESUME_LOOKBACK) -> None:
+        self.seen = seen
+        self.limit = limit
+        self.done = not seen
+        self._held = b""
+
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        """(bytes to show now, whether a gap precedes them)."""
+        if self.done:
+            return data, False
+        self._held += data
+        at = self._held.find(self.seen)
+        if at >= 0:
+            self.done = True
+            out, self._held = self._held[at + len(self.seen):], b""
+            return out, False
+        if len(self._held) > self.limit + len(self.seen):
+            return self.flush()
+        return b"", False
+
+    def flush(self) -> tuple[bytes, bool]:
+        """The stream went idle: the look-back has all arrived. Nothing held
+        means the log had nothing before this point (a new or truncated
+        file), so nothing was missed."""
+        if self.done:
+            return b"", False
+        self.done = True
+        out, self._held = self._held, b""
+        return out, bool(out)
+
+
 class LogStream:
     def __init__(
         self,
@@ -128,8 +181,11 @@ class LogStream:
         self.buffer = LogBuffer()
         self._on_ready = on_ready
         self._on_status = on_status
-        # the first read starts `tail_bytes` before the end; later ones resume
-        self._origin, self._offset = "end", tail_bytes
+        # the first read starts `tail_bytes` before the end; later ones
+        # splice on the last bytes shown (`_seen`)
+        self._tail_bytes = tail_bytes
+        self._seen = b""
+        self._connections = 0
         self._stop = threading.Event()
         self._transport = _AbortableTransport()
         self._thread = threading.Thread(
@@ -188,13 +244,18 @@ class LogStream:
             client.close()
 
     def _follow(self, client: NomadClient) -> None:
-        """One connection; `_origin`/`_offset` track where the next one resumes."""
-        origin, offset = self._origin, self._offset
+        """One connection: the first starts `tail_bytes` before the end, later
+        ones `RESUME_LOOKBACK` before it, spliced on what was already shown."""
+        first = self._connections == 0
+        self._connections += 1
+        offset = self._tail_bytes if first else RESUME_LOOKBACK
+        splicer = ResumeSplicer(b"" if first else self._seen)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         connected = False
+        fragment = first
         for frame in client.stream_logs(
             self.alloc_id, self.task, self.stream, follow=True,
-            origin=origin, offset=offset, heartbeats=True,
+            origin="end", offset=offset, heartbeats=True,
         ):
             if self._stop.is_set():
                 break
@@ -203,12 +264,15 @@ class LogStream:
                 connected = True
             if frame.file_event:
                 self._put(f"\n--- {frame.file or 'log'}: {frame.file_event} ---\n")
-            if not frame.data:
+            data, gap = splicer.feed(frame.data) if frame.data else splicer.flush()
+            if gap:
+                self._put(GAP_MARKER)
+            if not data:
                 continue
-            text = decoder.decode(frame.data)
-            if origin == "end" and frame.offset - len(frame.data) > 0:
+            self._seen = (self._seen + data)[-RESUME_MATCH:]
+            text = decoder.decode(data)
+            if fragment and frame.offset - len(frame.data) > 0:
                 # started part-way into the file: the first line is a fragment
                 text = text.partition("\n")[2]
-            origin, offset = "start", frame.offset or offset + len(frame.data)
-            self._origin, self._offset = origin, offset
+            fragment = False
             self._put(clean(text))
