@@ -6,6 +6,11 @@ rotation limits. Pure over its inputs; never starts anything.
 from __future__ import annotations
 
 from controlplane.drivers.base import TaskConfig
+from controlplane.drivers.docker_mounts import (
+    CONTAINER_ALLOC_DIR,
+    CONTAINER_LOCAL_DIR,
+    CONTAINER_SECRETS_DIR,
+)
 from controlplane.structs import Allocation, Node, Task
 
 from .allocdir import AllocDir
@@ -14,6 +19,17 @@ from .taskenv import TaskDirs, alloc_ports, build_task_env, interpolate
 # Nomad's `logs` defaults, for tasks whose job carries no `logs` block
 DEFAULT_LOG_MAX_FILES = 10
 DEFAULT_LOG_MAX_FILE_SIZE_MB = 10
+
+# Drivers whose tasks see the allocation through mounts at fixed paths
+# (Nomad's "image" filesystem isolation): their NOMAD_*_DIR variables, and
+# `${NOMAD_TASK_DIR}` in their config, name the paths inside the container.
+IMAGE_ISOLATION_DIRS = {
+    "docker": TaskDirs(
+        alloc_dir=CONTAINER_ALLOC_DIR,
+        task_dir=CONTAINER_LOCAL_DIR,
+        secrets_dir=CONTAINER_SECRETS_DIR,
+    ),
+}
 
 
 def log_limits(task: Task) -> tuple[int, int]:
@@ -37,7 +53,7 @@ def build_task_config(
 ) -> TaskConfig:
     """The driver's view of one start of `task` (hooks may add `extra_env`)."""
     ad = alloc_dir
-    dirs = TaskDirs(
+    dirs = IMAGE_ISOLATION_DIRS.get(task.driver) or TaskDirs(
         alloc_dir=str(ad.shared_dir),
         task_dir=str(ad.local_dir(task.name)),
         secrets_dir=str(ad.secrets_dir(task.name)),
