@@ -28,6 +28,7 @@ from . import (
     node_actions,
     operator,
     resources,
+    services,
     status,
 )
 
@@ -42,6 +43,8 @@ WRITE = ["PUT", "POST"]
 SERVER_ROUTES = [
     Route("/v1/jobs", jobs.jobs_list, methods=READ + WRITE),
     Route("/v1/jobs/parse", jobs.jobs_parse, methods=WRITE),
+    # before the catch-all job route: job IDs may contain `/`
+    Route("/v1/job/{job_id:path}/services", services.job_services, methods=READ),
     Route("/v1/job/{rest:path}", jobs.job_item, methods=READ + WRITE + ["DELETE"]),
     Route("/v1/nodes", resources.nodes_list, methods=READ),
     Route("/v1/node/{node_id}", resources.node_item, methods=READ),
@@ -51,6 +54,10 @@ SERVER_ROUTES = [
     Route("/v1/allocations", resources.allocs_list, methods=READ),
     Route("/v1/allocation/{alloc_id}", resources.alloc_item, methods=READ),
     Route("/v1/allocation/{alloc_id}/stop", node_actions.alloc_stop, methods=WRITE),
+    Route("/v1/allocation/{alloc_id}/services", services.alloc_services, methods=READ),
+    Route("/v1/services", services.services_list, methods=READ),
+    Route("/v1/service/{name}", services.service_read, methods=READ),
+    Route("/v1/service/{name}/{reg_id}", services.service_delete, methods=["DELETE"]),
     Route("/v1/event/stream", events.stream, methods=READ),
     Route("/v1/evaluations", resources.evals_list, methods=READ),
     Route("/v1/evaluation/{eval_id}", resources.eval_item, methods=READ),
@@ -77,6 +84,7 @@ SERVER_ROUTES = [
     Route("/v1/internal/node/register", internal.node_register, methods=WRITE),
     Route("/v1/internal/node/{node_id}/heartbeat", internal.node_heartbeat, methods=WRITE),
     Route("/v1/internal/allocs/update", internal.allocs_update, methods=WRITE),
+    Route("/v1/internal/services", internal.services_update, methods=WRITE),
 ]
 
 AGENT_ROUTES = [

@@ -6,6 +6,8 @@ Threads (all daemons):
     client-main            register (retry with backoff), then the alloc watch
     client-heartbeat       heartbeat at ~TTL/2; re-registers after failures
     client-alloc-updater   coalesces and sends AllocClientUpdates (alloc_updates.py)
+    client-services        syncs service registrations to the catalog (service_sync.py)
+    client-checks          schedules every service check (checks.py; probes in a pool)
     task-<alloc>-<task>    one per task (task_runner.py)
 
 `stop()` stops the agent's own loops and leaves tasks running, as a Nomad
@@ -31,9 +33,12 @@ from controlplane.structs import Allocation, AllocClientUpdate, Node
 from .alloc_runner import AllocRunner
 from .alloc_updates import AllocUpdater
 from .allocdir import AllocDir
+from .checks import CheckScheduler
 from .config import ClientConfig
-from .fingerprint import fingerprint_node, load_or_create_id
+from .fingerprint import fingerprint_node, load_or_create_id, refresh_drivers
 from .rpc import ServerRPC
+from .service_sync import ServiceSyncer
+from .services import ServiceClient
 from .state_db import StateDB
 
 log = logging.getLogger(__name__)
@@ -59,6 +64,7 @@ class ClientAgent:
         self.heartbeat_ttl_s = 0.0
         self.state_db = StateDB(config.client_dir / "allocs")
         self._updater = AllocUpdater(rpc, interval_s=config.alloc_update_interval_s)
+        self.services = ServiceClient(ServiceSyncer(rpc), CheckScheduler())
 
         self._lock = threading.Lock()
         self._runners: dict[str, AllocRunner] = {}
@@ -101,6 +107,7 @@ class ClientAgent:
         """Fingerprint, then register and watch in the background (non-blocking)."""
         self.node = fingerprint_node(self.config, self.drivers, clock=self._clock)
         self._updater.start()
+        self.services.syncer.start()
         self._restore()
         self._spawn("client-main", self._main)
 
@@ -111,6 +118,8 @@ class ClientAgent:
         """Stop the agent's loops; tasks keep running."""
         self._stop.set()
         self._updater.stop(flush_timeout=min(timeout, 2.0))
+        self.services.syncer.flush(min(timeout, 2.0))
+        self.services.stop()
         deadline = time.monotonic() + timeout
         for t in self._threads:
             # the watch thread may sit in a blocking query; it is a daemon
@@ -162,7 +171,24 @@ class ClientAgent:
             return
         self._registered.set()
         self._spawn("client-heartbeat", self._heartbeat_loop)
+        self._spawn("client-drivers", self._driver_loop)
         self._watch_loop()
+
+    def _driver_loop(self) -> None:
+        """Re-fingerprint the drivers; a change of detection or health is
+        registered again, so the scheduler stops (or starts) placing work
+        that needs them (e.g. the Docker engine went away)."""
+        while not self._stop.wait(self.config.driver_refresh_s):
+            assert self.node is not None
+            try:
+                node = refresh_drivers(self.node, self.config, self.drivers, self._clock())
+                if node is None:
+                    continue
+                self.node = node
+                log.info("driver health changed node_id=%s: registering again", self.node_id)
+                self.rpc.register_node(node)
+            except Exception as exc:  # the next round tries again
+                log.warning("driver fingerprint failed node_id=%s: %s", self.node_id, exc)
 
     def _heartbeat_loop(self) -> None:
         failed = False
@@ -279,6 +305,7 @@ class ClientAgent:
             clock=self._clock,
             region=self.config.region,
             servers_contacted=self._servers_contacted,
+            services=self.services,
         )
 
     def _alloc_updated(self, update: AllocClientUpdate) -> None:

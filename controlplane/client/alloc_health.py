@@ -5,7 +5,8 @@ HealthTracker and a watcher thread sleeps until its next deadline.
 The verdict is handed to `on_verdict` once per deployment (the alloc runner
 sends it as `deployment_status` on one update; later updates carry None and
 the servers keep the last one). An in-place update into another deployment
-starts tracking again. Killing the allocation (server stop, agent shutdown)
+starts tracking again. In mode `checks` the alloc runner feeds the verdict
+of the service checks through `checks_changed`. Killing the allocation (server stop, agent shutdown)
 ends tracking without a verdict. Never reports or touches tasks itself.
 """
 
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from controlplane.structs import Allocation, AllocDeploymentStatus, TaskState
 from controlplane.structs.consts import AllocClientStatus
 
-from .health import HealthDecision, HealthTracker, health_settings
+from .health import HealthCheckMode, HealthDecision, HealthTracker, health_settings
 from .wiretime import rfc3339
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class AllocHealthWatcher:
         on_verdict: VerdictSink,
         clock: Callable[[], float] = time.time,
         health_clock: Callable[[], float] = time.monotonic,
+        checks_required: Callable[[], bool] = lambda: False,
     ) -> None:
         self.id = alloc_id
         self._get_alloc = get_alloc
@@ -53,6 +55,9 @@ class AllocHealthWatcher:
         self._decided_for = ""  # deployment whose health is known
         self._status: AllocDeploymentStatus | None = None
         self._killed = False
+        # mode `checks`: whether the group has checks, and their latest verdict
+        self._checks_required = checks_required
+        self._checks_passing = False
 
     @property
     def deployment_status(self) -> AllocDeploymentStatus | None:
@@ -86,11 +91,14 @@ class AllocHealthWatcher:
                 or alloc.deployment_id == self._decided_for
             ):
                 return
-            # Seam for `checks`: until services and their checks exist nothing
-            # feeds HealthTracker.set_checks, so checks are not required yet.
             tracker = HealthTracker(
-                settings, group.tasks, self._get_states(), clock=self._health_clock
+                settings,
+                group.tasks,
+                self._get_states(),
+                clock=self._health_clock,
+                checks_required=settings.mode is HealthCheckMode.CHECKS and self._checks_required(),
             )
+            tracker.set_checks(self._checks_passing)
             self._tracker = tracker
             self._deployment = alloc.deployment_id
             gen = self._gen
@@ -128,6 +136,20 @@ class AllocHealthWatcher:
             status = self._client_status(states)
             if status in (AllocClientStatus.COMPLETE, AllocClientStatus.FAILED):
                 tracker.alloc_terminal()
+            verdict = self._take_verdict(tracker)
+            self._cond.notify_all()
+        if verdict is not None:
+            self._send(*verdict)
+
+    def checks_changed(self, passing: bool) -> None:
+        """The service checks of the allocation all pass now, or not (mode
+        `checks`: they must pass continuously for min_healthy_time)."""
+        with self._cond:
+            self._checks_passing = passing
+            tracker = self._tracker
+            if tracker is None:
+                return
+            tracker.set_checks(passing)
             verdict = self._take_verdict(tracker)
             self._cond.notify_all()
         if verdict is not None:

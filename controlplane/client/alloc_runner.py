@@ -25,6 +25,11 @@ the event each live task gets first:
     the leader task finished          "Leader Task Dead"
     only sidecars are left running    "Main Tasks Dead"
 
+Services (services.py) follow the tasks: the hooks register them when
+tasks run, and a kill deregisters group services before the group's
+shutdown_delay (task services before each task's). check_restart restarts
+tasks through the same in-place path as operators.
+
 Operators restart tasks in place ("Restart Signaled") or signal them
 through `restart` / `signal` (the client allocation endpoints). Deployment
 health is alloc_health.py's.
@@ -53,7 +58,8 @@ from controlplane.structs.consts import AllocClientStatus, TaskEventType, TaskSt
 
 from .alloc_health import AllocHealthWatcher, health_set_elsewhere
 from .allocdir import AllocDir
-from .health import HealthDecision
+from .health import HealthDecision, TaskRole, task_role
+from .services import AllocServices, ServiceClient, ServiceHook, group_has_checks
 from .state_db import LocalAlloc
 from .task_coordinator import TaskCoordinator, is_poststop, is_sidecar
 from .task_events import (
@@ -119,6 +125,7 @@ class AllocRunner:
         task_poll_s: float = 0.1,
         health_clock: Callable[[], float] = time.monotonic,
         servers_contacted: threading.Event | None = None,
+        services: ServiceClient | None = None,
     ) -> None:
         self.alloc = alloc
         self.id = alloc.id
@@ -147,7 +154,19 @@ class AllocRunner:
             self._send_health,
             clock=clock,
             health_clock=health_clock,
+            checks_required=lambda: services is not None and group_has_checks(self.alloc),
         )
+        self._services: AllocServices | None = None
+        if services is not None:
+            self._services = AllocServices(
+                services,
+                lambda: self.alloc,
+                node,
+                self.alloc_dir,
+                self._restart_for_check,
+                on_checks=self._checks_changed,
+                region=region,
+            )
 
     # ---- public API -------------------------------------------------
 
@@ -192,6 +211,11 @@ class AllocRunner:
                 poll_s=self._task_poll_s,
                 start_gate=functools.partial(coordinator.wait_allowed, task.name),
                 servers_contacted=self._servers_contacted,
+                extra_hooks=(
+                    [ServiceHook(self._services, self._drivers.get(task.driver))]
+                    if self._services is not None
+                    else None
+                ),
             )
             if restored is not None and task.name in restored.task_states:
                 tr.restore(restored.task_states[task.name], restored.handles.get(task.name))
@@ -294,6 +318,8 @@ class AllocRunner:
         """Kill the tasks, wait for them, and remove the allocation directory."""
         self.kill(destroy=True)
         self.wait()
+        if self._services is not None:
+            self._services.destroy()
         self.alloc_dir.destroy()
 
     def current_update(self) -> AllocClientUpdate:
@@ -351,6 +377,9 @@ class AllocRunner:
 
     def _kill_in_order(self) -> None:
         try:
+            if self._services is not None:
+                # before the group's shutdown_delay: traffic stops first
+                self._services.alloc_stopping()
             self._group_shutdown_delay()
             runners = [tr for tr in self._tasks.values() if not is_poststop(tr.task)]
             leaders = [tr for tr in runners if tr.task.leader]
@@ -419,6 +448,7 @@ class AllocRunner:
             reason = self._kill_reason()
             if reason is not None:
                 self._start_kill(reason, include_poststop=False)
+        self._services_follow(killing)
         self._health.observe()
         # Several task threads report. Reading the states and handing them on
         # under one lock keeps a slower thread from overwriting a newer
@@ -439,6 +469,32 @@ class AllocRunner:
                     modify_time=unix_nanos(self._clock()),
                 )
             )
+
+    # ---- services ----------------------------------------------------------
+
+    def _services_follow(self, killing: bool) -> None:
+        svc = self._services
+        if svc is None:
+            return
+        states = self.task_states()
+        status, _ = client_status(states.values())
+        if status in (AllocClientStatus.COMPLETE, AllocClientStatus.FAILED):
+            svc.destroy()
+        elif not killing:
+            runners = {name: (tr.task, tr.handle, tr.driver) for name, tr in self._tasks.items()}
+            svc.tasks_changed(states, runners)
+
+    def _restart_for_check(self, task: str, event: TaskEvent) -> bool:
+        """check_restart: restart `task` (a group check without one: every
+        running main task) through the in-place restart path."""
+        runners = [self._tasks[task]] if task in self._tasks else []
+        if not task:
+            runners = [tr for tr in self._tasks.values() if task_role(tr.task) is TaskRole.WATCHED]
+        return any([tr.restart(event) for tr in runners])
+
+    def _checks_changed(self) -> None:
+        if self._services is not None:
+            self._health.checks_changed(self._services.checks_passing())
 
     def _report(self, status: AllocClientStatus, desc: str) -> None:
         self._on_update(

@@ -41,6 +41,7 @@ class ClientConfig:
     alloc_update_interval_s: float = 0.2  # batching window of alloc status updates
     register_backoff_max_s: float = 10.0
     heartbeat_retry_s: float = 1.0
+    driver_refresh_s: float = 30.0  # re-fingerprint drivers this often (Nomad: 30 s)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

@@ -12,6 +12,7 @@ import os
 import platform
 import shutil
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -249,6 +250,10 @@ def fingerprint_node(
     }
     if config.http_addr:
         attrs["unique.advertise.address"] = config.http_addr
+    # jobs can run this installation's CLI (the `nomadtui lb` system job)
+    nomadtui_bin = Path(sys.executable).with_name("nomadtui")
+    if nomadtui_bin.is_file():
+        attrs["nomadtui.bin"] = str(nomadtui_bin)
 
     now = clock()
     driver_infos, driver_attrs = fingerprint_drivers(config, drivers or {}, now)

@@ -9,9 +9,8 @@ Modes (`update.health_check` of the task group):
     task_states  healthy once every watched task is running and has stayed
                  running, without a restart or failure, for min_healthy_time
     checks       the same, and the group's service checks passing for that
-                 long. Services do not exist yet: the runner feeds no checks
-                 (`checks_required=False`), so today this is task_states.
-                 The seam is `HealthTracker.set_checks`.
+                 long (fed through `HealthTracker.set_checks`; a group
+                 without checks is tracked as task_states).
     manual       not tracked: an operator sets health through the API
 
 Unhealthy as soon as a watched task fails, restarts or dies, when the

@@ -2,8 +2,9 @@
 
 A hook overrides only the stages it cares about. The runner calls
 `prestart` in order before every start (a raise is a setup failure that
-fails the task), `poststart` after the driver started the task, `exited`
-after each exit, and `stop` once when the runner is done. `restore` tells a
+fails the task), `poststart` after the driver started the task, `prekill`
+when a running task is about to be stopped (before its shutdown_delay),
+`exited` after each exit, and `stop` once when the runner is done. `restore` tells a
 hook, before anything else, that the task ran under an earlier client
 process (its prestart work is already done). Later hooks
 (artifacts, templates, services, health) plug in here without touching the
@@ -46,6 +47,9 @@ class TaskHook:
         return None
 
     def poststart(self, ctx: TaskHookContext, handle: TaskHandle) -> None:
+        return None
+
+    def prekill(self, ctx: TaskHookContext) -> None:
         return None
 
     def exited(self, ctx: TaskHookContext, result: ExitResult) -> None:

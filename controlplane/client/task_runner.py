@@ -44,7 +44,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from controlplane.drivers.base import Driver, DriverError, ExitResult, TaskHandle
+from controlplane.drivers.base import (
+    Driver,
+    DriverError,
+    ExitResult,
+    TaskHandle,
+    driver_events,
+)
 from controlplane.structs import Allocation, Node, RestartPolicy, Task, TaskEvent, TaskState
 from controlplane.structs.consts import TaskEventType, TaskStateValue
 
@@ -77,6 +83,7 @@ class TaskRunner:
         poll_s: float = 0.1,
         start_gate: Callable[[float], bool] | None = None,
         servers_contacted: threading.Event | None = None,
+        extra_hooks: list[TaskHook] | None = None,
     ) -> None:
         self.alloc = alloc
         self.task = task
@@ -94,7 +101,8 @@ class TaskRunner:
         self._servers_contacted = servers_contacted
         self._wait_servers = False
         self._ts = TaskStateKeeper(task.name, on_change, clock)
-        self._hooks = hooks if hooks is not None else default_hooks(self._ts.now_ns)
+        base = hooks if hooks is not None else default_hooks(self._ts.now_ns)
+        self._hooks = [*base, *(extra_hooks or [])]
         job_type = alloc.job.type if alloc.job is not None else "service"
         if restart_tracker is None:
             restart_tracker = RestartTracker(
@@ -335,8 +343,12 @@ class TaskRunner:
         cfg = build_task_config(
             self.alloc, self.task, self.node, self.alloc_dir, self.region, ctx.env
         )
+        def message(text: str) -> None:
+            self._ts.emit(self._event(TaskEventType.DRIVER, text, driver_message=text))
+
         try:
-            return driver.start(cfg)
+            with driver_events(message):
+                return driver.start(cfg)
         except Exception as exc:
             err = exc if isinstance(exc, DriverError) else DriverError(str(exc))
             self._ts.emit(
@@ -421,7 +433,7 @@ class TaskRunner:
                 self._kill_running(ctx, driver, handle)
                 return None
             if self._restart.is_set():
-                result = self._stop_for_restart(driver, handle)
+                result = self._stop_for_restart(ctx, driver, handle)
                 break
             try:
                 result = driver.wait(handle, timeout=self.poll_s)
@@ -455,7 +467,17 @@ class TaskRunner:
             log.exception("driver destroy failed alloc_id=%s task=%s", self.alloc.id, self.name)
         self._set_handle(None)
 
-    def _stop_for_restart(self, driver: Driver, handle: TaskHandle) -> ExitResult:
+    def _prekill(self, ctx: TaskHookContext) -> None:
+        for hook in self._hooks:
+            try:
+                hook.prekill(ctx)
+            except Exception:
+                log.exception("prekill hook failed hook=%s alloc_id=%s", hook.name, self.alloc.id)
+
+    def _stop_for_restart(
+        self, ctx: TaskHookContext, driver: Driver, handle: TaskHandle
+    ) -> ExitResult:
+        self._prekill(ctx)
         signal = self.task.kill_signal or "SIGTERM"
         result, error = stop_task(driver, handle, kill_timeout_s(self.task), signal)
         return result or ExitResult(exit_code=-1, err=error or "task did not exit for its restart")
@@ -471,6 +493,8 @@ class TaskRunner:
         )
         if no_shutdown_delay(self.alloc):
             self._skip_delay.set()
+        # services go before the delay: load balancers stop sending traffic first
+        self._prekill(ctx)
         kill_error = ""
         result = wait_shutdown_delay(
             self._ts, self.task, driver, handle, self._skip_delay, self.poll_s

@@ -15,11 +15,36 @@ Lifecycle, as the task runner drives it:
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import msgspec
 
 from controlplane.structs import AllocatedPortMapping, Struct
+
+_sink = threading.local()
+
+
+@contextmanager
+def driver_events(emit: Callable[[str], None]) -> Iterator[None]:
+    """While a driver call runs in this thread, its `driver_message()`s go to
+    `emit` (the task runner turns them into Nomad's `Driver` task events)."""
+    previous = getattr(_sink, "emit", None)
+    _sink.emit = emit
+    try:
+        yield
+    finally:
+        _sink.emit = previous
+
+
+def driver_message(message: str) -> None:
+    """Tell the operator what the driver is doing for the task it is
+    starting (e.g. "Downloading image"); a no-op outside `driver_events`."""
+    emit = getattr(_sink, "emit", None)
+    if emit is not None:
+        emit(message)
 
 
 class DriverError(Exception):
@@ -135,3 +160,15 @@ class Driver(Protocol):
         ...
 
     def stats(self, handle: TaskHandle) -> dict[str, Any]: ...
+
+
+class ExecCapable(Protocol):
+    """Optional driver extras for service checks: `exec_task` runs a command
+    inside the task (script checks: (output, exit code), TimeoutError after
+    `timeout`); `task_ip` is the task's own address (`address_mode = "driver"`)."""
+
+    def exec_task(
+        self, handle: TaskHandle, argv: list[str], timeout: float
+    ) -> tuple[bytes, int]: ...
+
+    def task_ip(self, handle: TaskHandle) -> str: ...

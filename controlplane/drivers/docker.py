@@ -35,6 +35,7 @@ from controlplane.drivers.base import (
     TaskConfig,
     TaskHandle,
     TaskStatus,
+    driver_message,
 )
 from controlplane.drivers.docker_config import config_flag, pull_auth, split_image
 from controlplane.drivers.docker_logs import LogFollower
@@ -224,6 +225,44 @@ class DockerDriver:
             self._followers.pop(cid, None)
             self._cpu_prev.pop(cid, None)
 
+    def exec_task(self, handle: TaskHandle, argv: list[str], timeout: float) -> tuple[bytes, int]:
+        """`docker exec` in the task's container (script checks); TimeoutError
+        after `timeout` (the exec itself is left to finish)."""
+        cid = _cid(handle)
+        result: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                exec_id = self.client.api.exec_create(cid, argv, stdout=True, stderr=True)["Id"]
+                result["output"] = self.client.api.exec_start(exec_id)
+                result["code"] = self.client.api.exec_inspect(exec_id).get("ExitCode")
+            except Exception as e:
+                result["error"] = e
+
+        worker = threading.Thread(target=run, name=f"docker-exec-{cid[:8]}", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            raise TimeoutError(f"exec timed out after {timeout:g}s")
+        if "error" in result:
+            raise DriverError(f"docker: exec in {cid[:12]} failed: {_reason(result['error'])}")
+        code = result.get("code")
+        return bytes(result.get("output") or b""), int(code) if code is not None else -1
+
+    def task_ip(self, handle: TaskHandle) -> str:
+        """The container's IP on its network (`address_mode = "driver"`)."""
+        try:
+            info = self.client.api.inspect_container(_cid(handle))
+        except _DOCKER_ERRORS:
+            return ""
+        settings = info.get("NetworkSettings") or {}
+        if settings.get("IPAddress"):
+            return str(settings["IPAddress"])
+        for net in (settings.get("Networks") or {}).values():
+            if net.get("IPAddress"):
+                return str(net["IPAddress"])
+        return ""
+
     def inspect(self, handle: TaskHandle) -> TaskStatus:
         cid = _cid(handle)
         try:
@@ -300,6 +339,7 @@ class DockerDriver:
             except _DOCKER_ERRORS as e:
                 raise DriverError(f"Failed to inspect image `{image}`: {_reason(e)}") from e
         repo, tag = split_image(image)
+        driver_message("Downloading image")
         try:
             self.client.api.pull(repo, tag=tag, auth_config=pull_auth(conf))
         except _DOCKER_ERRORS as e:

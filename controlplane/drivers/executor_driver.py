@@ -63,6 +63,9 @@ class _Task:
     status_path: str
     cgroup: TaskCgroup | None = None
     popen: subprocess.Popen[bytes] | None = None  # None when recovered
+    # for exec_task (script checks); a recovered task has the client's env
+    env: dict[str, str] | None = None
+    cwd: str = ""
 
 
 def _status_dir() -> str:
@@ -120,6 +123,7 @@ class ExecutorDriver:
                 cgroup.remove()
             raise
         task.cgroup = cgroup
+        task.env, task.cwd = env, cfg.task_dir
         state: dict[str, Any] = {
             "pid": task.pid,
             "create_time": task.create_time,
@@ -192,6 +196,31 @@ class ExecutorDriver:
         with self._lock:
             self._tasks.pop(_key(handle), None)
             self._cpu_prev.pop(_key(handle), None)
+
+    def exec_task(self, handle: TaskHandle, argv: list[str], timeout: float) -> tuple[bytes, int]:
+        """Run `argv` with the task's environment and working directory (script
+        checks); (stdout+stderr, exit code). TimeoutError after `timeout`.
+        Isolated (exec) tasks: the command runs on the host, not in the
+        task's namespaces."""
+        task = self._task(handle)
+        if not argv or not argv[0]:
+            raise DriverError("exec: no command", recoverable=False)
+        try:
+            done = subprocess.run(
+                argv,
+                env=task.env or dict(os.environ),
+                cwd=task.cwd if task.cwd and os.path.isdir(task.cwd) else None,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as e:
+            raise TimeoutError(f"exec timed out after {timeout:g}s") from e
+        except OSError as e:
+            raise DriverError(f"exec: {e}") from e
+        return done.stdout, done.returncode
 
     def inspect(self, handle: TaskHandle) -> TaskStatus:
         task = self._task(handle)

@@ -19,6 +19,7 @@ driver instance (as after a client restart).
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -145,6 +146,18 @@ class MockDriver:
             if task.stopped is None and task.started_at + task.run_for > self._clock():
                 task.stopped = ExitResult(signal=9)
             task.done.set()
+
+    def exec_task(self, handle: TaskHandle, argv: list[str], timeout: float) -> tuple[bytes, int]:
+        """Runs `argv` on the host (mock tasks have no process to enter), so
+        tests drive script checks with real commands."""
+        self._task(handle)
+        try:
+            done = subprocess.run(
+                argv, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
+            )
+        except subprocess.TimeoutExpired as e:
+            raise TimeoutError(f"exec timed out after {timeout:g}s") from e
+        return done.stdout + done.stderr, done.returncode
 
     def inspect(self, handle: TaskHandle) -> TaskStatus:
         result = self.wait(handle, 0)

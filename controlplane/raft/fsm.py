@@ -70,6 +70,9 @@ class FSM:
             m.MsgType.NODE_ELIGIBILITY: self._node_eligibility,
             m.MsgType.NODE_DRAIN: self._node_drain,
             m.MsgType.ALLOC_DESIRED_TRANSITION: self._alloc_desired_transition,
+            # native service catalog
+            m.MsgType.SERVICE_UPSERT: self._service_upsert,
+            m.MsgType.SERVICE_DELETE: self._service_delete,
         }
 
     def apply(self, index: int, msg_type: int, payload: bytes) -> ApplyResult:
@@ -276,6 +279,17 @@ class FSM:
             self.store.upsert_evals(index, p.evals)
             self._evals_upserted(p.evals)
         return ApplyResult(index=index)
+
+    # -- service catalog -------------------------------------------------
+    def _service_upsert(self, index: int, p: m.ServiceUpsert) -> ApplyResult:
+        # registrations of allocs gone or ended since validation are dropped here
+        changed = self.store.upsert_services(index, p.services)
+        return ApplyResult(index=index, data={"Changed": changed})
+
+    def _service_delete(self, index: int, p: m.ServiceDelete) -> ApplyResult:
+        deleted = self.store.delete_services(index, p.ids)
+        deleted += self.store.delete_services_of_allocs(index, p.alloc_ids)
+        return ApplyResult(index=index, data={"Deleted": deleted})
 
     # -- events ----------------------------------------------------------
     def _publish_events(self, index: int, mt: m.MsgType, msg: Any) -> None:

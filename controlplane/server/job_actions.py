@@ -20,6 +20,8 @@ from controlplane.scheduler import schedule
 from controlplane.state.store import job_spec
 from controlplane.structs import Evaluation, Job, to_builtins
 
+from .services import consul_warnings, format_warnings
+
 if TYPE_CHECKING:
     from .server import Server
 
@@ -85,7 +87,7 @@ def _plan(server: Server, job: Job, want_diff: bool, contextual: bool) -> dict[s
         "CreatedEvals": to_builtins(created) or None,
         "Diff": to_builtins(diff) if diff is not None else None,
         "NextPeriodicLaunch": None,
-        "Warnings": "",
+        "Warnings": format_warnings(consul_warnings(job)),
         "Index": snap.index,
     }
 

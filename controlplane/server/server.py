@@ -27,10 +27,19 @@ from controlplane.raft.messages import (
     NodeRegister,
     NodeStatus,
     ServerMemberMsg,
+    ServiceDelete,
+    ServiceUpsert,
 )
 from controlplane.raft.node import RaftConfig, RaftNode
 from controlplane.state import StateStore
-from controlplane.structs import AllocClientUpdate, Evaluation, Job, Node, ServerMember
+from controlplane.structs import (
+    AllocClientUpdate,
+    Evaluation,
+    Job,
+    Node,
+    ServerMember,
+    ServiceRegistration,
+)
 
 from .blocked_evals import BlockedEvals
 from .deployment_watcher import DeploymentWatcher
@@ -40,6 +49,7 @@ from .gc import GarbageCollector
 from .heartbeats import Heartbeats, node_update_evals, rfc3339_now
 from .leader import LeadershipMonitor
 from .plan_apply import PlanApplier
+from .services import consul_warnings, format_warnings, validate_registrations
 from .worker import Worker
 
 log = logging.getLogger(__name__)
@@ -200,7 +210,7 @@ class Server(FSMListener):
             "EvalID": ev.id if ev else "",
             "EvalCreateIndex": result.index if ev else 0,
             "JobModifyIndex": result.data.get("JobModifyIndex", result.index),
-            "Warnings": "",
+            "Warnings": format_warnings(consul_warnings(job)),
             "Index": result.index,
         }
 
@@ -276,6 +286,31 @@ class Server(FSMListener):
         result = await self.raft.submit_async(
             MsgType.ALLOC_CLIENT_UPDATE, AllocClientUpdateMsg(updates=updates, evals=evals)
         )
+        return {"Index": result.index}
+
+    # -- service catalog (services.py validates) -----------------------------
+    async def update_services(
+        self, upserts: list[ServiceRegistration], delete_ids: list[str]
+    ) -> dict[str, Any]:
+        regs = validate_registrations(self.store, upserts, delete_ids)
+        index = self.store.index
+        if regs:
+            result = await self.raft.submit_async(
+                MsgType.SERVICE_UPSERT, ServiceUpsert(services=regs)
+            )
+            index = result.index
+        if delete_ids:
+            result = await self.raft.submit_async(
+                MsgType.SERVICE_DELETE, ServiceDelete(ids=list(delete_ids))
+            )
+            index = result.index
+        return {"Index": index}
+
+    async def delete_service(self, namespace: str, name: str, reg_id: str) -> dict[str, Any]:
+        reg = self.store.service_by_id(reg_id)
+        if reg is None or reg.service_name != name or namespace not in ("*", reg.namespace):
+            raise NotFound("service registration not found")
+        result = await self.raft.submit_async(MsgType.SERVICE_DELETE, ServiceDelete(ids=[reg_id]))
         return {"Index": result.index}
 
 

@@ -24,6 +24,7 @@ from controlplane.structs import (
     Job,
     Node,
     ServerMember,
+    ServiceRegistration,
     Struct,
 )
 
@@ -42,6 +43,7 @@ class StateArchive(Struct, frozen=True):
     allocs: list[Allocation] = msgspec.field(default_factory=list)
     deployments: list[Deployment] = msgspec.field(default_factory=list)
     servers: list[ServerMember] = msgspec.field(default_factory=list)
+    services: list[ServiceRegistration] = msgspec.field(default_factory=list)
 
 
 def save(store: StateStore) -> bytes:
@@ -55,6 +57,7 @@ def save(store: StateStore) -> bytes:
         allocs=list(t.allocs.values()),
         deployments=list(t.deployments.values()),
         servers=list(t.servers.values()),
+        services=list(t.services.values()),
     )
     return MAGIC + zlib.compress(msgspec.msgpack.encode(archive), 6)
 
@@ -72,7 +75,7 @@ def load(data: bytes) -> StateArchive:
 def to_tables(archive: StateArchive, index: int) -> Tables:
     """The archive as store tables, every table stamped with the restoring entry."""
     versions = {(v[0].namespace, v[0].id): list(v) for v in archive.job_versions if v}
-    names = ("jobs", "nodes", "evals", "allocs", "deployments", "servers")
+    names = ("jobs", "nodes", "evals", "allocs", "deployments", "servers", "services")
     return Tables(
         index=max(index, archive.index),
         table_index=dict.fromkeys(names, index),
@@ -83,6 +86,7 @@ def to_tables(archive: StateArchive, index: int) -> Tables:
         allocs={a.id: a for a in archive.allocs},
         deployments={d.id: d for d in archive.deployments},
         servers={m.raft_addr: m for m in archive.servers},
+        services={r.id: r for r in archive.services},
     )
 
 

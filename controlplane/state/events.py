@@ -8,7 +8,9 @@ events hold references to the frozen structs and their JSON is encoded at
 send time, once per event. As in Nomad, an event's Type comes from the
 message, for every object the message changed (a job registration's eval is
 a "JobRegistered" event of topic Evaluation; a plan's allocs are
-"PlanResult" events). Nothing here blocks or talks to the network.
+"PlanResult" events). Service catalog events (`ServiceRegistration`,
+`ServiceDeregistration`) are the exception: their Type says what happened.
+Nothing here blocks or talks to the network.
 """
 
 from __future__ import annotations
@@ -125,14 +127,19 @@ def entry_events(msg_name: str, payload: Any, store: Any, index: int) -> list[Ev
     `store` is the StateStore the entry was just applied to (read without
     copying: only the Raft thread writes it).
     """
+    # catalog changes come from the store's log: a deletion leaves nothing
+    # to find by ID, and any entry that ends an allocation may make some
+    events = [
+        Event("Service", kind, reg.id, reg.namespace, (reg.job_id, reg.service_name), index, reg)
+        for kind, reg in store.take_service_changes(index)
+    ]
     etype = EVENT_TYPES.get(msg_name)
     if etype is None:
-        return []
+        return events
     if msg_name == "DEPLOYMENT_UPDATE" and getattr(payload, "promote", False):
         etype = TYPE_DEPLOYMENT_PROMOTION
     t = _Touched()
     t.collect(payload)
-    events: list[Event] = []
     for ns, job_id in t.jobs:
         job = store.job_by_id(ns, job_id)
         if job is not None and job.modify_index == index:

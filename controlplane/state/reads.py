@@ -19,6 +19,7 @@ from controlplane.structs import (
     TaskGroupSummary,
 )
 
+from .services import ServiceIndexes
 from .tables import Tables
 
 _PERIODIC_LIKE = ("system", "sysbatch")
@@ -34,8 +35,9 @@ _SUMMARY_COLUMN = {
 }
 
 
-class Reads:
-    """Query methods; subclasses provide `_t` and the secondary indexes."""
+class Reads(ServiceIndexes):
+    """Query methods (the service catalog's in ServiceIndexes); subclasses
+    provide `_t` and the secondary indexes."""
 
     _t: Tables
     _allocs_by_node: dict[str, frozenset[str]]

@@ -31,6 +31,7 @@ from controlplane.structs import (
 from . import deployments
 from .notify import ChangeNotifier
 from .reads import Reads
+from .services import Change, ServiceWrites
 from .tables import JOB_VERSIONS_KEPT, Tables
 
 # Fields that do not make a new job version when they alone change.
@@ -100,6 +101,7 @@ class _Indexed(Reads):
             _index_add(self._evals_by_job, (e.namespace, e.job_id), e.id)
         for d in self._t.deployments.values():
             _index_add(self._deployments_by_job, (d.namespace, d.job_id), d.id)
+        self._rebuild_service_indexes()
 
     def _index_alloc(self, a: Allocation) -> None:
         _index_add(self._allocs_by_node, a.node_id, a.id)
@@ -118,6 +120,7 @@ class StateSnapshot(_Indexed):
         snap._allocs_by_job = dict(store._allocs_by_job)
         snap._evals_by_job = dict(store._evals_by_job)
         snap._deployments_by_job = dict(store._deployments_by_job)
+        snap._copy_service_indexes(store)
         return snap
 
     def with_job(self, job: Job) -> StateSnapshot:
@@ -126,11 +129,12 @@ class StateSnapshot(_Indexed):
         return self
 
 
-class StateStore(_Indexed):
+class StateStore(_Indexed, ServiceWrites):
     def __init__(self) -> None:
         super().__init__(Tables())
         self.lock = threading.RLock()
         self.notifier = ChangeNotifier()
+        self._service_changes: list[Change] = []
 
     # -- snapshots / restore ---------------------------------------------
     def snapshot(self) -> StateSnapshot:
@@ -146,6 +150,7 @@ class StateStore(_Indexed):
                 allocs=dict(t.allocs),
                 deployments=dict(t.deployments),
                 servers=dict(t.servers),
+                services=dict(t.services),
             )
             return StateSnapshot.of(self, copied)
 
@@ -158,6 +163,7 @@ class StateStore(_Indexed):
         with self.lock:
             self._t = tables.upgrade()
             self._rebuild_indexes()
+            self._service_changes = []
         self.notifier.notify()
 
     # -- bookkeeping -----------------------------------------------------
@@ -199,6 +205,8 @@ class StateStore(_Indexed):
         with self.lock:
             self._t.jobs.pop((namespace, job_id), None)
             self._t.job_versions.pop((namespace, job_id), None)
+            # a purged job's instances leave the catalog with it
+            self._delete_services_of_job(index, (namespace, job_id))
             self._bump(index, "jobs")
 
     def delete_garbage(
@@ -219,9 +227,11 @@ class StateStore(_Indexed):
                 if a is not None:
                     _index_discard(self._allocs_by_node, a.node_id, alloc_id)
                     _index_discard(self._allocs_by_job, (a.namespace, a.job_id), alloc_id)
+                    self._delete_services_of_allocs(index, [alloc_id])
             for key in jobs:
                 self._t.jobs.pop(key, None)
                 self._t.job_versions.pop(key, None)
+                self._delete_services_of_job(index, key)
                 for dep_id in self._deployments_by_job.pop(key, frozenset()):
                     self._t.deployments.pop(dep_id, None)
                     _index_discard(self._deployments_by_job, key, dep_id)
@@ -274,6 +284,9 @@ class StateStore(_Indexed):
             self._t.nodes[node_id] = old.replace(
                 status=status, status_updated_at=at_s, modify_index=index, events=events[-10:]
             )
+            if status == "down":
+                # its allocs are about to be lost: stop routing to them now
+                self._delete_services_of_allocs(index, self._allocs_by_node.get(node_id, ()))
             self._bump(index, "nodes")
             return True
 
@@ -397,6 +410,8 @@ class StateStore(_Indexed):
                 self._t.allocs[a.id] = stored
                 self._index_alloc(stored)
                 stored_all.append(stored)
+                if stored.client_terminal():
+                    self._delete_services_of_allocs(index, [stored.id])
                 if stored.deployment_id and (
                     old is None or old.deployment_id != stored.deployment_id
                 ):
@@ -430,6 +445,8 @@ class StateStore(_Indexed):
                 self._t.allocs[u.id] = new
                 changed.append(new)
                 self._count_health(index, old, new)
+                if new.client_terminal():
+                    self._delete_services_of_allocs(index, [new.id])
             self._bump(index, "allocs")
         return changed
 

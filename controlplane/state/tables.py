@@ -9,11 +9,19 @@ from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field
 
-from controlplane.structs import Allocation, Deployment, Evaluation, Job, Node, ServerMember
+from controlplane.structs import (
+    Allocation,
+    Deployment,
+    Evaluation,
+    Job,
+    Node,
+    ServerMember,
+    ServiceRegistration,
+)
 
 JobKey = tuple[str, str]
 
-TABLES = ("jobs", "nodes", "evals", "allocs", "deployments")
+TABLES = ("jobs", "nodes", "evals", "allocs", "deployments", "services")
 
 
 @dataclass
@@ -29,6 +37,8 @@ class Tables:
     deployments: dict[str, Deployment] = field(default_factory=dict)
     # raft address -> server (added after the first release: see upgrade())
     servers: dict[str, ServerMember] = field(default_factory=dict)
+    # registration ID -> native service registration (added with issue 7)
+    services: dict[str, ServiceRegistration] = field(default_factory=dict)
 
     def upgrade(self) -> Tables:
         """Fill tables a snapshot from an older version did not have."""

@@ -23,11 +23,13 @@ from . import (
     job_plan,
     job_scale,
     job_versions,
+    lb,
     logs,
     node,
     node_drain,
     operator,
     server,
+    service,
     status,
     system,
     web,
@@ -472,6 +474,23 @@ def build_parser() -> argparse.ArgumentParser:
     _flag(p, "verbose", action="store_true", help="full IDs")
     p.add_argument("alloc", help="allocation ID or prefix")
 
+    services = tree.group(subs, "service", "native service catalog commands: list, info, delete")
+    p = tree.command(services, "list", "list registered services", service.run_service_list)
+    _flag(p, "json", action="store_true", help="print the registrations as JSON")
+
+    p = tree.command(
+        services, "info", "show the instances of one service", service.run_service_info
+    )
+    _flag(p, "verbose", action="store_true", help="full IDs, datacenter and check results")
+    _flag(p, "json", action="store_true", help="print the registrations as JSON")
+    p.add_argument("service", metavar="NAME", help="service name or prefix")
+
+    p = tree.command(
+        services, "delete", "remove one service registration", service.run_service_delete
+    )
+    p.add_argument("service", metavar="NAME", help="service name")
+    p.add_argument("id", metavar="ID", help="registration ID")
+
     evals = tree.group(subs, "eval", "evaluation commands: list, status")
     p = tree.command(evals, "list", "list evaluations", eval.run_eval_list)
     _flag(p, "job", metavar="JOB", default=None, help="only evaluations of this job ID")
@@ -517,6 +536,35 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         default=argparse.SUPPRESS,
         help="the served console refuses every write",
+    )
+
+    p = tree.command(
+        subs,
+        "lb",
+        "run the built-in load balancer (routes from the service catalog)",
+        lb.run_lb,
+        lb.DESCRIPTION,
+    )
+    _flag(
+        p,
+        "proxy-addr",
+        metavar="ADDR",
+        default=lb.DEFAULT_PROXY_ADDR,
+        help=f"address of the proxy (default {lb.DEFAULT_PROXY_ADDR})",
+    )
+    _flag(
+        p,
+        "ui-addr",
+        metavar="ADDR",
+        default=lb.DEFAULT_UI_ADDR,
+        help=f"address of the status page and /api/routes (default {lb.DEFAULT_UI_ADDR})",
+    )
+    _flag(
+        p,
+        "strategy",
+        metavar="rr|random",
+        default="rr",
+        help="how to pick an instance: rr (round-robin, default) or random",
     )
 
     tree.command(subs, "version", "print the nomadtui version", agent.run_version)

@@ -278,6 +278,32 @@ class NomadClient:
     def evaluation_allocations(self, eval_id: str, **blocking: Any) -> Response:
         return self.get(f"/v1/evaluation/{eval_id}/allocations", **blocking)
 
+    # -- native service discovery ------------------------------------------
+
+    def services(self, namespace: str | None = None, **blocking: Any) -> Response:
+        """`[{Namespace, Services: [{ServiceName, Tags}]}]`."""
+        return self.get("/v1/services", _ns(namespace), **blocking)
+
+    def service(
+        self,
+        name: str,
+        namespace: str | None = None,
+        choose: str | None = None,
+        **blocking: Any,
+    ) -> Response:
+        """Registrations of one service (`[]` when there are none)."""
+        params = {"choose": choose or None, **_ns(namespace)}
+        return self.get(f"/v1/service/{name}", params, **blocking)
+
+    def delete_service(self, name: str, reg_id: str, namespace: str | None = None) -> Response:
+        return self.delete(f"/v1/service/{name}/{reg_id}", _ns(namespace))
+
+    def job_services(self, job_id: str, namespace: str | None = None, **blocking: Any) -> Response:
+        return self.get(f"/v1/job/{job_id}/services", _ns(namespace), **blocking)
+
+    def allocation_services(self, alloc_id: str, **blocking: Any) -> Response:
+        return self.get(f"/v1/allocation/{alloc_id}/services", **blocking)
+
     # -- deployments (the action comes before the ID in write paths) ---------
 
     def deployments(self, prefix: str | None = None, **blocking: Any) -> Response:

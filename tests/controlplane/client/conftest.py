@@ -25,6 +25,7 @@ from controlplane.structs import (
     Job,
     Node,
     RestartPolicy,
+    ServiceRegistration,
     Task,
     TaskGroup,
     UpdateStrategy,
@@ -49,6 +50,12 @@ class FakeServerRPC:
         self.fail_registrations = 0  # fail this many register_node calls first
         self.fail_updates = 0  # fail this many update_allocs calls first
         self.closed = False
+        # the service catalog: id -> registration, and every call in order
+        self.services: dict[str, ServiceRegistration] = {}
+        self.service_calls: list[tuple[list[ServiceRegistration], list[str]]] = []
+        self.fail_services = 0  # fail this many update_services calls first
+        # called (under the lock) with each accepted update_services call
+        self.on_services: Callable[[list[ServiceRegistration], list[str]], None] | None = None
 
     # ---- ServerRPC ---------------------------------------------------
 
@@ -96,6 +103,20 @@ class FakeServerRPC:
                         deployment_status=upd.deployment_status or alloc.deployment_status,
                         modify_index=self.index,
                     )
+            self.cond.notify_all()
+
+    def update_services(self, upserts: list[ServiceRegistration], delete_ids: list[str]) -> None:
+        with self.cond:
+            if self.fail_services > 0:
+                self.fail_services -= 1
+                raise ConnectionError("server unavailable")
+            self.service_calls.append((list(upserts), list(delete_ids)))
+            if self.on_services is not None:
+                self.on_services(upserts, delete_ids)
+            for reg in upserts:
+                self.services[reg.id] = reg
+            for rid in delete_ids:
+                self.services.pop(rid, None)
             self.cond.notify_all()
 
     # ---- test controls ---------------------------------------------

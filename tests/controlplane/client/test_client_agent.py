@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from controlplane.client.agent import ClientAgent
+from controlplane.drivers.base import Fingerprint
 from controlplane.drivers.mock import MockDriver
 from controlplane.structs import (
     SEC,
@@ -353,3 +354,17 @@ def test_task_config_carries_the_logs_block(
     assert (started["logged"].logs_max_files, started["logged"].logs_max_file_size_mb) == (3, 2)
     # no `logs` block: Nomad's defaults, 10 files of 10 MB
     assert (started["plain"].logs_max_files, started["plain"].logs_max_file_size_mb) == (10, 10)
+
+
+def test_driver_health_change_registers_the_node_again(
+    rpc: Any, make_agent: AgentFactory
+) -> None:
+    mock = MockDriver()
+    agent = make_agent(drivers={"mock": mock}, driver_refresh_s=0.05)
+    assert rpc.nodes[agent.node_id].drivers["mock"].healthy
+    mock.fingerprint = lambda: Fingerprint(  # type: ignore[method-assign]
+        detected=True, healthy=False, health_description="engine gone"
+    )
+    rpc.wait_for(lambda: not rpc.nodes[agent.node_id].drivers["mock"].healthy)
+    node = rpc.nodes[agent.node_id]
+    assert node.drivers["mock"].health_description == "engine gone"

@@ -75,6 +75,13 @@ def test_missing_image_uses_up_the_restart_policy(driver: DockerDriver, tmp_path
     events = [(e.type, e) for e in state.events or []]
     failures = [e for t, e in events if t == "Driver Failure"]
     assert len(failures) == 2  # the first start and its one restart
+    # Nomad's `Driver` event says what the driver was doing before each failure
+    pulls = [e for t, e in events if t == "Driver"]
+    assert [e.driver_message for e in pulls] == ["Downloading image"] * 2
+    assert [t for t, _ in events if t in ("Driver", "Driver Failure")] == [
+        "Driver",
+        "Driver Failure",
+    ] * 2
     for failure in failures:
         assert failure.driver_error.startswith(f"Failed to pull `{image}`: ")
         assert failure.display_message == failure.driver_error
