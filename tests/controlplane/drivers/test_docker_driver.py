@@ -241,3 +241,17 @@ def test_stats_report_memory_and_cpu(
 
     later = eventually(busy, what="CPU usage to show")
     assert later["cpu_user_s"] + later["cpu_system_s"] > first["cpu_user_s"]
+
+
+def test_exec_task_runs_inside_the_container_for_script_checks(
+    driver: DockerDriver, docker_image: str, task_config: MakeConfig
+) -> None:
+    handle = driver.start(task_config(image_config(docker_image, "sleep", "300")))
+    # the container's own filesystem: the test page exists only in the image
+    output, code = driver.exec_task(handle, ["sh", "-c", "cat /www/index.html; exit 1"], 10)
+    assert code == 1 and b"nomadtui test page" in output
+    assert driver.exec_task(handle, ["true"], 10) == (b"", 0)
+    with pytest.raises(TimeoutError):
+        driver.exec_task(handle, ["sleep", "5"], 0.3)
+    ip = driver.task_ip(handle)
+    assert ip.count(".") == 3 and not ip.startswith("127.")
