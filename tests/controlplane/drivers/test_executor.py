@@ -151,4 +151,8 @@ def test_command_starts_with_default_signal_dispositions_and_no_stdin(run: Any) 
     # Python ignores SIGPIPE; an ignored signal would survive exec
     started = run(["/bin/sh", "-c", "grep SigIgn /proc/self/status; cat"])
     assert started.status()["exit_code"] == 0
-    assert started.out() == "SigIgn:\t0000000000000000\n"
+    label, _, mask = started.out().strip().partition("\t")
+    assert label == "SigIgn:"
+    # signals 1-31 (bits 0-30); glibc's internal realtime ones (32, 33) are
+    # inherited from whoever started the test run and cannot be reset
+    assert int(mask, 16) & 0x7FFFFFFF == 0, mask
