@@ -33,6 +33,9 @@ WRITE_TIMEOUT_S = 5.0
 """How long a write waits for a leader to commit it before failing with 503 (Nomad: 5 s)."""
 
 
+APPEND_BATCH_BYTES = 64 * 1024 * 1024
+
+
 @dataclass
 class RaftConfig:
     self_addr: str = "127.0.0.1:4647"
@@ -95,6 +98,12 @@ def _sync_conf(cfg: RaftConfig) -> SyncObjConf:
         "dynamicMembershipChange": True,
         "autoTickPeriod": cfg.tick_s if not cfg.peers else 0.05,
         "commandsWaitLeader": True,
+        # pysyncobj sends an entry bigger than this in chunks and can mark the
+        # last chunk one early (it compares with the command's length, not
+        # the pickled entry's): the follower's tick raises and stalls. Large
+        # enough that no entry we write is chunked (a plan of thousands of
+        # allocations, a state restore); it also bounds one append message.
+        "appendEntriesBatchSizeBytes": APPEND_BATCH_BYTES,
     }
     if cfg.password:
         kwargs["password"] = cfg.password
