@@ -175,7 +175,10 @@ class FSM:
             self.store.upsert_deployment(index, p.deployment)
         for u in p.deployment_updates:
             self.store.update_deployment(index, u.deployment_id, partial(_set_status, update=u))
-        self.store.upsert_allocs(index, p.allocs)
+        allocs = p.allocs
+        if p.job is not None:
+            allocs = [a if a.job is not None else a.replace(job=p.job) for a in allocs]
+        self.store.upsert_allocs(index, allocs)
         if p.evals:
             self.store.upsert_evals(index, p.evals)
             self._evals_upserted(p.evals)

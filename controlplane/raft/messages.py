@@ -99,6 +99,9 @@ class PlanApply(Struct, frozen=True):
     evals: list[Evaluation] = msgspec.field(default_factory=list)
     deployment: Deployment | None = None
     deployment_updates: list[DeploymentStatusUpdate] = msgspec.field(default_factory=list)
+    # The job the plan placed: allocations sent without `job` get this one at
+    # apply, so an entry carries one copy of the job instead of one per alloc.
+    job: Job | None = None
 
 
 class AllocClientUpdateMsg(Struct, frozen=True):

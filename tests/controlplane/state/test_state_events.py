@@ -240,3 +240,25 @@ async def test_waiter_wakes_on_publish_from_another_thread() -> None:
     threading.Thread(target=buf.publish, args=(4, [ev])).start()
     await asyncio.wait_for(fut, 5)
     buf.discard(fut)
+
+
+def test_plan_entry_carries_the_job_once_for_allocs_sent_without_it() -> None:
+    log = _Log()
+    _registered(log)
+    job = log.store.job_by_id("default", "web")
+    assert job is not None
+    old = job.replace(version=job.version + 7)  # an older copy a stop still carries
+    placed = [
+        Allocation(id=f"p{i}", job_id="web", node_id="n1", name=f"web.g[{i}]", task_group="g")
+        for i in range(3)
+    ]
+    stopped = Allocation(
+        id="s1", job_id="web", job=old, node_id="n1", name="web.g[9]", task_group="g",
+        desired_status="stop",
+    )
+    log.apply(m.MsgType.PLAN_APPLY, m.PlanApply(allocs=[*placed, stopped], job=job))
+    for a in placed:
+        stored = log.store.alloc_by_id(a.id)
+        assert stored is not None and stored.job == job
+    stored_stop = log.store.alloc_by_id("s1")
+    assert stored_stop is not None and stored_stop.job == old  # its own job is kept
