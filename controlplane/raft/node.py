@@ -128,19 +128,37 @@ class RaftNode:
         self._watch_leader_contact()
 
     def _watch_leader_contact(self) -> None:
-        """Note when the leader last reached us (X-Nomad-LastContact on followers).
+        """Note when the leader last reached us (X-Nomad-LastContact on
+        followers), and keep the leader's next index per follower from going
+        back on acknowledgements.
 
-        pysyncobj does not expose it: wrap its transport's message callback,
-        and simply go without the figure if its internals ever differ.
+        pysyncobj exposes neither: wrap its transport's message callback, and
+        simply go without if its internals ever differ.
         """
         transport = getattr(self._obj, "_SyncObj__transport", None)
         original = getattr(transport, "_onMessageReceivedCallback", None)
         if transport is None or original is None:
             return
 
+        next_index = getattr(self._obj, "_SyncObj__raftNextIndex", None)
+
         def on_message(node: Any, message: Any) -> None:
-            if isinstance(message, dict) and message.get("type") == "append_entries":
+            kind = message.get("type") if isinstance(message, dict) else None
+            if kind == "append_entries":
                 self._last_contact = time.monotonic()
+            if kind == "next_node_idx" and next_index is not None and not message.get("reset"):
+                # pysyncobj moves the leader's next index for a follower back
+                # to the follower's log end on every acknowledgement, which
+                # lags what is already in flight: the leader sends entries
+                # again, and the follower truncates and re-appends entries
+                # it has applied ("truncating already-applied log entries").
+                # Raft keeps next index optimistic; a follower that really
+                # lacks entries answers with reset=True, which resets it.
+                sent = next_index.get(node)
+                original(node, message)
+                if sent is not None and next_index.get(node, sent) < sent:
+                    next_index[node] = sent
+                return
             original(node, message)
 
         transport.setOnMessageReceivedCallback(on_message)
