@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck unit deps clean screenshots
+.PHONY: run test lint typecheck unit deps clean screenshots bench
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -33,6 +33,14 @@ unit: $(STAMP)
 ## screenshots: SVG pictures of the console's views (fixed fake cluster) in screenshots/
 screenshots: $(STAMP)
 	$(PY) scripts/screenshots.py
+
+## bench: the quick variant of each benchmark in bench/ (figures, not tests; ~5 min)
+BENCH_QUICK := scheduler raft api cluster e2e
+bench: $(STAMP) deps
+	@for b in $(BENCH_QUICK); do \
+	  echo "== bench/$$b.py --quick"; \
+	  $(PY) bench/$$b.py --quick || exit 1; \
+	done
 
 ## test: everything CI runs
 test: $(STAMP) deps lint typecheck unit

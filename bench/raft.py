@@ -110,13 +110,14 @@ def plan_apply(i: int, count: int) -> tuple[int, bytes, object]:
 
     _, _, reg = job_register(i)
     job = reg.job  # type: ignore[attr-defined]
+    # as the plan applier sends them: the job once, allocations without it
     allocs = [
-        Allocation(id=f"{i:08d}-{k:04d}-0000-0000-000000000000", job_id=job.id, job=job,
+        Allocation(id=f"{i:08d}-{k:04d}-0000-0000-000000000000", job_id=job.id,
                    task_group="g", name=f"{job.id}.g[{k}]", node_id=f"node-{k % 50}",
                    desired_status="run", client_status="pending")
         for k in range(count)
     ]
-    msg = PlanApply(allocs=allocs)
+    msg = PlanApply(allocs=allocs, job=job)
     return int(MsgType.PLAN_APPLY), encode(msg), msg
 
 

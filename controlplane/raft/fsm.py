@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from controlplane.state import StateStore
-from controlplane.state.events import EventBuffer, entry_events
+from controlplane.state.events import Event, EventBuffer, entry_events
 from controlplane.structs import Deployment, DeploymentStatusUpdate, Evaluation
 
 from . import messages as m
@@ -51,6 +51,10 @@ class FSM:
         self.store = store
         self.listeners: list[FSMListener] = []
         self.events = EventBuffer()
+        # events of a batch entry's sub-entries, published as ONE batch: they
+        # share the entry's index, and a subscriber resumes after the index
+        # it last read, so a second batch of the same index could be missed
+        self._batch_events: list[Event] | None = None
         self._handlers: dict[m.MsgType, Callable[[int, Any], ApplyResult]] = {
             m.MsgType.NOOP: lambda i, p: ApplyResult(index=i),
             m.MsgType.JOB_REGISTER: self._job_register,
@@ -92,7 +96,12 @@ class FSM:
         except Exception as exc:
             log.exception("fsm: undecodable batch index=%d", index)
             return ApplyResult(index=index, error=f"failed to apply: {exc}", error_status=500)
-        results = [self._apply_one(index, e.msg_type, e.payload) for e in batch.entries]
+        self._batch_events = []
+        try:
+            results = [self._apply_one(index, e.msg_type, e.payload) for e in batch.entries]
+        finally:
+            events, self._batch_events = self._batch_events, None
+        self.events.publish(index, events)
         return ApplyResult(index=index, batch=results)
 
     def _apply_one(self, index: int, msg_type: int, payload: bytes) -> ApplyResult:
@@ -298,7 +307,11 @@ class FSM:
     def _publish_events(self, index: int, mt: m.MsgType, msg: Any) -> None:
         # An event failure must not turn an applied entry into an error.
         try:
-            self.events.publish(index, entry_events(mt.name, msg, self.store, index))
+            events = entry_events(mt.name, msg, self.store, index)
+            if self._batch_events is not None:
+                self._batch_events.extend(events)
+            else:
+                self.events.publish(index, events)
         except Exception:
             log.exception("fsm: building events failed index=%d type=%s", index, mt.name)
 

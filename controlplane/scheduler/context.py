@@ -8,6 +8,7 @@ fit see earlier decisions of the same run. Never decides anything itself.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable
 
 from controlplane.state.view import StateView
@@ -54,9 +55,16 @@ class EvalContext:
         self._existing: dict[str, list[Allocation]] = {}
         self._stops: dict[str, dict[str, Allocation]] = {}
         self._allocs: dict[str, dict[str, Allocation]] = {}
-        # Per-node load of the proposed allocs; dropped whenever the plan
-        # touches that node, so it is never stale.
+        # Per-node caches over the proposed allocs, dropped (or, for a
+        # brand-new alloc, extended) whenever the plan touches that node,
+        # so they are never stale; without them every candidate costs
+        # O(allocs on the node) per placement.
         self._loads: dict[str, NodeLoad] = {}
+        self._proposed: dict[str, list[Allocation]] = {}
+        self._group_counts: dict[str, Counter[tuple[str, str, str | None]]] = {}
+        # (namespace, job) -> (node, group or None for all) -> live allocs in
+        # the state: what nodes the plan has not touched hold of the job.
+        self._job_counts: dict[tuple[str, str], Counter[tuple[str, str | None]]] = {}
 
     def node(self, node_id: str) -> Node | None:
         if node_id not in self._nodes:
@@ -76,12 +84,30 @@ class EvalContext:
         if client_status:
             changes["client_status"] = client_status
         self._stops.setdefault(alloc.node_id, {})[alloc.id] = alloc.replace(**changes)
-        self._loads.pop(alloc.node_id, None)
+        self._touched(alloc.node_id)
 
     def allocate(self, alloc: Allocation) -> None:
         """Record a new or in-place updated allocation on its node."""
-        self._allocs.setdefault(alloc.node_id, {})[alloc.id] = alloc
-        self._loads.pop(alloc.node_id, None)
+        node_id = alloc.node_id
+        placed = self._allocs.setdefault(node_id, {})
+        fresh = alloc.id not in placed and self.view.alloc_by_id(alloc.id) is None
+        placed[alloc.id] = alloc
+        load = self._loads.get(node_id)
+        proposed = self._proposed.get(node_id)
+        by_group = self._group_counts.get(node_id)
+        self._touched(node_id)
+        if not fresh:
+            return
+        # A new alloc only adds to the node: extend the caches instead of
+        # recounting the node (O(allocs on it)) on its next use.
+        if proposed is not None:
+            self._proposed[node_id] = [*proposed, alloc]
+        if load is not None:
+            self._loads[node_id] = load.plus(alloc)
+        if by_group is not None and proposed is not None:
+            by_group[(alloc.namespace, alloc.job_id, alloc.task_group)] += 1
+            by_group[(alloc.namespace, alloc.job_id, None)] += 1
+            self._group_counts[node_id] = by_group
 
     def link_next(self, previous: Allocation, next_id: str) -> None:
         """Point a stop recorded for `previous` at the alloc that replaces it."""
@@ -92,10 +118,23 @@ class EvalContext:
     def unstop(self, alloc: Allocation) -> None:
         """Back out a stop recorded for `alloc` (its replacement did not fit)."""
         self._stops.get(alloc.node_id, {}).pop(alloc.id, None)
-        self._loads.pop(alloc.node_id, None)
+        self._touched(alloc.node_id)
+
+    def _touched(self, node_id: str) -> None:
+        self._loads.pop(node_id, None)
+        self._proposed.pop(node_id, None)
+        self._group_counts.pop(node_id, None)
 
     def proposed(self, node_id: str) -> list[Allocation]:
-        """Non-terminal allocs on the node once this plan is applied."""
+        """Allocs on the node once this plan is applied.
+
+        Those in the state are the non-terminal ones; the plan's own may be
+        terminal (a failed alloc annotated with its follow-up evaluation).
+        Callers must not change the list.
+        """
+        cached = self._proposed.get(node_id)
+        if cached is not None:
+            return cached
         if node_id not in self._existing:
             self._existing[node_id] = [
                 a for a in self.view.allocs_by_node(node_id) if not a.terminal()
@@ -103,7 +142,33 @@ class EvalContext:
         stops = self._stops.get(node_id, {})
         placed = self._allocs.get(node_id, {})
         kept = [a for a in self._existing[node_id] if a.id not in stops and a.id not in placed]
-        return kept + list(placed.values())
+        proposed = self._proposed[node_id] = kept + list(placed.values())
+        return proposed
+
+    def group_count(self, node_id: str, namespace: str, job_id: str, group: str | None) -> int:
+        """How many of the job's allocs in `group` (None: any) `proposed(node_id)` holds.
+
+        A node this plan has not touched holds exactly its live allocs in the
+        state, counted once per job from the job's allocs; a touched node is
+        counted from its proposed allocs.
+        """
+        if node_id not in self._stops and node_id not in self._allocs:
+            key = (namespace, job_id)
+            counts = self._job_counts.get(key)
+            if counts is None:
+                counts = self._job_counts[key] = Counter()
+                for a in self.view.allocs_by_job(namespace, job_id):
+                    if not a.terminal():
+                        counts[(a.node_id, a.task_group)] += 1
+                        counts[(a.node_id, None)] += 1
+            return counts[(node_id, group)]
+        by_group = self._group_counts.get(node_id)
+        if by_group is None:
+            by_group = self._group_counts[node_id] = Counter()
+            for a in self.proposed(node_id):
+                by_group[(a.namespace, a.job_id, a.task_group)] += 1
+                by_group[(a.namespace, a.job_id, None)] += 1
+        return by_group[(namespace, job_id, group)]
 
     def new_alloc(
         self,

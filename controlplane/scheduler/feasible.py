@@ -10,10 +10,10 @@ is fit.py's job, preference is rank.py's.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from controlplane.structs import Allocation, Constraint, Job, Node, TaskGroup
+from controlplane.structs import Constraint, Job, Node, TaskGroup
 from controlplane.structs.consts import Eligibility, NodeStatus
 
 from .constraints import DISTINCT_HOSTS, constraint_string, node_satisfies
@@ -69,18 +69,31 @@ def candidate_nodes(nodes: Iterable[Node], job: Job) -> Candidates:
     the job with no ready node is reported as 0 so operators see why.
     """
     patterns = job_datacenters(job)
-    available = {dc: 0 for dc in patterns if not any(ch in dc for ch in "*?[")}
+    literal = {dc for dc in patterns if not any(ch in dc for ch in "*?[")}
+    globs = [dc for dc in patterns if dc not in literal]
+    available = dict.fromkeys((dc for dc in patterns if dc in literal), 0)
+    # Per datacenter, not per node: a cluster has few and many nodes.
+    dc_match: dict[str, bool] = {}
+    pool = job.node_pool
     ready: list[Node] = []
     pool_count = 0
-    for node in sorted(nodes, key=lambda n: n.id):
-        if not node_ready(node) or not in_pool(node, job.node_pool):
+    for node in sorted(nodes, key=_node_id):
+        if not node_ready(node) or not in_pool(node, pool):
             continue
         pool_count += 1
-        if not in_datacenters(node, patterns):
+        dc = node.datacenter
+        matched = dc_match.get(dc)
+        if matched is None:
+            matched = dc_match[dc] = dc in literal or in_datacenters(node, globs)
+        if not matched:
             continue
         ready.append(node)
         available[node.datacenter] = available.get(node.datacenter, 0) + 1
     return Candidates(ready, available, pool_count)
+
+
+def _node_id(node: Node) -> str:
+    return node.id
 
 
 def driver_healthy(node: Node, driver: str) -> bool:
@@ -137,13 +150,14 @@ class GroupFeasibility:
                 return constraint_string(c)
         return ""
 
-    def distinct_hosts_reason(self, proposed: Iterable[Allocation]) -> str:
-        """DISTINCT_HOSTS when the proposed allocs already break the constraint."""
-        if not (self._job_distinct or self._group_distinct):
-            return ""
-        for alloc in proposed:
-            if alloc.namespace != self.job.namespace or alloc.job_id != self.job.id:
-                continue
-            if self._job_distinct or alloc.task_group == self.tg.name:
-                return DISTINCT_HOSTS
+    def distinct_hosts_reason(self, on_node: Callable[[str | None], int]) -> str:
+        """DISTINCT_HOSTS when the node's proposed allocs already break the constraint.
+
+        `on_node(group)` counts the job's proposed allocs on the node in
+        `group` (None: in any group).
+        """
+        if self._job_distinct:
+            return DISTINCT_HOSTS if on_node(None) else ""
+        if self._group_distinct:
+            return DISTINCT_HOSTS if on_node(self.tg.name) else ""
         return ""

@@ -284,6 +284,13 @@ class NodeLoad:
     used: Usage
     ports: frozenset[int]
 
+    def plus(self, alloc: Allocation) -> NodeLoad:
+        """This load with `alloc` added (a terminal alloc holds nothing)."""
+        if alloc.terminal():
+            return self
+        ports = alloc_host_ports(alloc)
+        return NodeLoad(self.used + alloc_usage(alloc), self.ports | ports if ports else self.ports)
+
 
 def node_load(node: Node, proposed: Iterable[Allocation]) -> NodeLoad:
     used = Usage()

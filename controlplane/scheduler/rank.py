@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from controlplane.structs import Affinity, Allocation, Node, Spread
+from controlplane.structs import Affinity, Node, Spread
 
 from .constraints import node_satisfies, resolve_target
 from .fit import Usage
@@ -40,19 +40,13 @@ def binpack_score(used: Usage, capacity: Usage) -> float:
     return min(max(score, 0.0), _BINPACK_MAX) / _BINPACK_MAX
 
 
-def job_anti_affinity(
-    proposed: Iterable[Allocation], namespace: str, job_id: str, group: str, desired_count: int
-) -> float | None:
+def job_anti_affinity(collisions: int, desired_count: int) -> float | None:
     """Penalty for stacking one group's allocs on a node: -(collisions+1)/count.
 
-    None when the node holds no alloc of this job's group, so the mean is
-    not diluted for nodes without collisions (Nomad appends no score then).
+    `collisions` counts the group's proposed allocs already on the node.
+    None when there are none, so the mean is not diluted for nodes without
+    collisions (Nomad appends no score then).
     """
-    collisions = sum(
-        1
-        for a in proposed
-        if a.namespace == namespace and a.job_id == job_id and a.task_group == group
-    )
     if collisions == 0 or desired_count <= 0:
         return None
     return -(collisions + 1) / desired_count

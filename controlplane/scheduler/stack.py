@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 
 from controlplane.structs import AllocatedResources, AllocMetric, Job, Node, TaskGroup
 from controlplane.structs.consts import JobType
@@ -122,10 +123,10 @@ class GenericStack:
             if len(chosen) >= limit:
                 break
             metric.evaluate()
-            proposed = self.ctx.proposed(node.id)
+            on_node = partial(self.ctx.group_count, node.id, job.namespace, job.id)
             reason = (
                 checker.static_reason(node)
-                or checker.distinct_hosts_reason(proposed)
+                or checker.distinct_hosts_reason(on_node)
                 or (ranking.distinct.reason(node, distinct_used) if ranking.distinct else "")
             )
             if reason:
@@ -136,7 +137,7 @@ class GenericStack:
                 metric.exhaust(node, fit)
                 continue
             scores = [binpack_score(fit.used, fit.capacity)]
-            anti = job_anti_affinity(proposed, job.namespace, job.id, tg.name, tg.count)
+            anti = job_anti_affinity(on_node(tg.name), tg.count)
             if anti is not None:
                 scores.append(anti)
             if node.id in penalty_nodes:

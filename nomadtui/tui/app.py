@@ -46,7 +46,7 @@ VIEWS: dict[str, tuple[str, str, str]] = {
 }
 ALIASES = {"job": "jobs", "alloc": "allocs", "node": "nodes", "server": "servers",
            "deployments": "deploy", "deployment": "deploy", "eval": "evals",
-           "service": "services", "event": "events"}
+           "service": "services", "svc": "services", "event": "events"}
 
 # drill-down screens: kind -> (module, class)
 DETAILS: dict[str, tuple[str, str]] = {
@@ -56,6 +56,7 @@ DETAILS: dict[str, tuple[str, str]] = {
     "node": ("node", "NodeScreen"),
     "deployment": ("deployment", "DeploymentScreen"),
     "eval": ("eval", "EvalScreen"),
+    "service": ("services_detail", "ServiceScreen"),
 }
 
 
@@ -161,6 +162,9 @@ class ConsoleApp(App[None]):
 
     def open_eval(self, eval_id: str) -> None:
         self.open_detail("eval", eval_id)
+
+    def open_service(self, name: str, namespace: str = "") -> None:
+        self.open_detail("service", name, namespace)
 
     def action_plan(self) -> None:
         """Pick a job file, see its plan, run it (the plan screen)."""

@@ -1,4 +1,4 @@
-"""Command palette (ctrl+p): jump to any job, allocation or node, or switch view.
+"""Command palette (ctrl+p): jump to any job, allocation, node or service, or switch view.
 
 The provider loads the IDs once when the palette opens (off the UI thread)
 and matches them fuzzily as the operator types.
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 class JumpProvider(Provider):
-    """`job web`, `alloc 1c2f`, `node dev`, or a view name."""
+    """`job web`, `alloc 1c2f`, `node dev`, `service api`, or a view name (or alias)."""
 
     async def startup(self) -> None:
         self.targets: list[tuple[str, str, str]] = []  # (text, kind, id)
@@ -36,6 +36,10 @@ class JumpProvider(Provider):
                 allocs: list[dict[str, Any]] = client.get("/v1/allocations").data or []
                 for a in allocs[-500:]:
                     out.append((f"alloc {a['ID'][:8]} {a.get('Name', '')}", "alloc", a["ID"]))
+                for entry in client.services().data or []:
+                    for svc in entry.get("Services") or []:
+                        name = svc.get("ServiceName", "")
+                        out.append((f"service {name}", "service", name))
             except NomadError:
                 pass
             return out
@@ -50,9 +54,14 @@ class JumpProvider(Provider):
             app.open_detail(kind, ident)
 
     def _views(self) -> list[tuple[str, str, str]]:
-        from .app import VIEWS
+        from .app import ALIASES, VIEWS
 
-        return [(f"view {name}", "view", name) for name in VIEWS]
+        def text(name: str) -> str:
+            # short aliases (`svc`) match too; the singular ones add nothing
+            short = [a for a, view in ALIASES.items() if view == name and a not in name]
+            return f"view {name}" + (f" ({', '.join(short)})" if short else "")
+
+        return [(text(name), "view", name) for name in VIEWS]
 
     async def discover(self) -> Hits:
         for text, kind, ident in self._views():

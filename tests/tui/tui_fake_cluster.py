@@ -5,7 +5,8 @@ the console views it is pictured in (snapshot tests and `make screenshots`).
 five jobs (a service with a running canary deployment, a batch, a system, a
 blocked batch with placement failures and a stopped one), allocations in every
 client status, two nodes (one draining), three servers with a leader,
-deployments, evaluations, an event stream and one task's logs. Blocking
+deployments, evaluations, a service catalog (one critical instance), an
+event stream and one task's logs. Blocking
 queries answer at once with `X-Nomad-Index: INDEX` and, when asked with
 `index >= INDEX`, hold the request (up to its `wait`) so watches do not spin;
 `close()` releases every held request.
@@ -527,6 +528,58 @@ AGENT_SELF: Json = {
     "config": {"Region": "global", "Datacenter": "dc1"},
 }
 
+# -- service catalog -------------------------------------------------------------------
+
+
+def _check(name: str, status: str, output: str, ran_ago: float = 4) -> Json:
+    return {"Name": name, "Status": status, "Output": output, "Timestamp": ago(ran_ago)}
+
+
+def _registration(service: str, alloc: Json, task: str, port: int, tags: list[str],
+                  health: str, checks: list[Json]) -> Json:
+    ip = NODES[alloc["NodeID"]]["HTTPAddr"].split(":")[0]
+    return {
+        "ID": f"_nomad-task-{alloc['ID']}-{task}-{service}-http",
+        "ServiceName": service, "Namespace": "default", "NodeID": alloc["NodeID"],
+        "Datacenter": "dc1", "JobID": alloc["JobID"], "AllocID": alloc["ID"],
+        "Tags": tags, "Address": ip, "Port": port, "Health": health, "Checks": checks,
+        "CreateIndex": alloc["CreateIndex"] + 10, "ModifyIndex": 1190,
+    }
+
+
+def _web(alloc: Json, port: int, health: str, output: str) -> Json:
+    http = "HTTP GET /healthz: 200 OK" if health == "passing" else output
+    return _registration("web", alloc, "nginx", port, ["http", "frontend"], health, [
+        _check("alive", "passing", "TCP connect: Success"),
+        _check("healthz", health, http),
+    ])
+
+
+SERVICE_REGS: list[Json] = [
+    _web(ALLOCS[0], 23817, "passing", ""),
+    _web(ALLOCS[1], 27412, "passing", ""),
+    _web(ALLOCS[2], 21908, "critical",
+         "HTTP GET /healthz: 503 Service Unavailable\nupstream \"app\" has no live peers"),
+    _web(ALLOCS[3], 25561, "passing", ""),
+    _registration("web-admin", ALLOCS[3], "nginx", 25562, ["admin"], "warning", [
+        _check("admin-ui", "warning", "HTTP GET /admin: 429 Too Many Requests", 12),
+    ]),
+    *(
+        _registration("node-exporter", a, "node-exporter", 9100, ["prometheus"], "", [])
+        for a in ALLOCS[8:10]
+    ),
+]
+"""Four instances of `web` (one critical), `web-admin` warning, `node-exporter` without checks."""
+
+
+def service_listing() -> list[Json]:
+    tags: dict[str, set[str]] = {}
+    for r in SERVICE_REGS:
+        tags.setdefault(r["ServiceName"], set()).update(r["Tags"])
+    services = [{"ServiceName": n, "Tags": sorted(t)} for n, t in sorted(tags.items())]
+    return [{"Namespace": "default", "Services": services}]
+
+
 # -- versions, plan, events, logs ------------------------------------------------------
 
 
@@ -735,6 +788,9 @@ class FakeCluster:
             ("GET", r"/v1/evaluation/([^/]+)/allocations",
              lambda m, r: [a for a in ALLOCS if a["EvalID"] == m[1]
                            and a["JobVersion"] == JOBS[a["JobID"]]["Version"]]),
+            ("GET", r"/v1/services", lambda m, r: service_listing()),
+            ("GET", r"/v1/service/([^/]+)",
+             lambda m, r: [s for s in SERVICE_REGS if s["ServiceName"] == m[1]]),
             ("GET", r"/v1/agent/members", lambda m, r: MEMBERS),
             ("GET", r"/v1/agent/self", lambda m, r: AGENT_SELF),
             ("GET", r"/v1/status/leader", lambda m, r: LEADER),
@@ -1016,6 +1072,11 @@ VIEWS: dict[str, View] = {
         View("eval", _drill("open_eval", EVAL_FAILED),
              lambda a, c: _screen_is(a, "EvalScreen") and a.screen.ev is not None
              and c.held(f"/v1/evaluation/{EVAL_FAILED}/allocations"), "Evaluation"),
+        View("services", _mode("services"),
+             lambda a, c: _rows(a) == len(service_listing()[0]["Services"]), "Services"),
+        View("service", _drill("open_service", "web"),
+             lambda a, c: _screen_is(a, "ServiceScreen") and _rows(a, "#instances") == 4
+             and c.held("/v1/service/web"), "Service"),
         View("events", _mode("events"),
              lambda a, c: _rows(a) == len(EVENTS) and a.screen.status == "live", "Events"),
         View("plan", _plan,
