@@ -78,6 +78,12 @@ def _index_discard(index: dict[Any, frozenset[str]], key: Any, item: str) -> Non
         index[key] = ids - {item}
 
 
+# Tables and secondary indexes a snapshot shares with the store until either
+# side writes: the writer copies that one dict first (copy-on-write).
+_COW_TABLES = ("jobs", "job_versions", "nodes", "evals", "allocs", "deployments", "servers")
+_COW_INDEXES = ("_allocs_by_node", "_allocs_by_job", "_evals_by_job", "_deployments_by_job")
+
+
 class _Indexed(Reads):
     """Tables plus the secondary indexes derived from them.
 
@@ -88,9 +94,30 @@ class _Indexed(Reads):
 
     def __init__(self, tables: Tables) -> None:
         self._t = tables
+        # names of the dicts (in _COW_TABLES / _COW_INDEXES) a snapshot also holds
+        self._shared: set[str] = set()
         self._rebuild_indexes()
 
+    def _table(self, name: str) -> dict[Any, Any]:
+        """Table `name`, for writing: copied first if a snapshot holds it."""
+        table: dict[Any, Any] = getattr(self._t, name)
+        if name in self._shared:
+            table = dict(table)
+            setattr(self._t, name, table)
+            self._shared.discard(name)
+        return table
+
+    def _index(self, attr: str) -> dict[Any, Any]:
+        """Secondary index `attr`, for writing: copied first if shared."""
+        index: dict[Any, Any] = getattr(self, attr)
+        if attr in self._shared:
+            index = dict(index)
+            setattr(self, attr, index)
+            self._shared.discard(attr)
+        return index
+
     def _rebuild_indexes(self) -> None:
+        self._shared.difference_update(_COW_INDEXES)  # fresh dicts below
         self._allocs_by_node = {}
         self._allocs_by_job = {}
         self._evals_by_job = {}
@@ -98,14 +125,14 @@ class _Indexed(Reads):
         for a in self._t.allocs.values():
             self._index_alloc(a)
         for e in self._t.evals.values():
-            _index_add(self._evals_by_job, (e.namespace, e.job_id), e.id)
+            _index_add(self._index("_evals_by_job"), (e.namespace, e.job_id), e.id)
         for d in self._t.deployments.values():
-            _index_add(self._deployments_by_job, (d.namespace, d.job_id), d.id)
+            _index_add(self._index("_deployments_by_job"), (d.namespace, d.job_id), d.id)
         self._rebuild_service_indexes()
 
     def _index_alloc(self, a: Allocation) -> None:
-        _index_add(self._allocs_by_node, a.node_id, a.id)
-        _index_add(self._allocs_by_job, (a.namespace, a.job_id), a.id)
+        _index_add(self._index("_allocs_by_node"), a.node_id, a.id)
+        _index_add(self._index("_allocs_by_job"), (a.namespace, a.job_id), a.id)
 
 
 class StateSnapshot(_Indexed):
@@ -113,19 +140,20 @@ class StateSnapshot(_Indexed):
 
     @classmethod
     def of(cls, store: _Indexed, tables: Tables) -> StateSnapshot:
-        """A snapshot sharing the store's (immutable) index entries."""
+        """A snapshot sharing the store's dicts; whoever writes first copies."""
         snap = cls.__new__(cls)
         snap._t = tables
-        snap._allocs_by_node = dict(store._allocs_by_node)
-        snap._allocs_by_job = dict(store._allocs_by_job)
-        snap._evals_by_job = dict(store._evals_by_job)
-        snap._deployments_by_job = dict(store._deployments_by_job)
+        snap._allocs_by_node = store._allocs_by_node
+        snap._allocs_by_job = store._allocs_by_job
+        snap._evals_by_job = store._evals_by_job
+        snap._deployments_by_job = store._deployments_by_job
+        snap._shared = {*_COW_TABLES, *_COW_INDEXES}
         snap._copy_service_indexes(store)
         return snap
 
     def with_job(self, job: Job) -> StateSnapshot:
         """This view with `job` stored: what a plan dry-run schedules against."""
-        self._t.jobs[(job.namespace, job.id)] = job
+        self._table("jobs")[(job.namespace, job.id)] = job
         return self
 
 
@@ -140,19 +168,22 @@ class StateStore(_Indexed, ServiceWrites):
     def snapshot(self) -> StateSnapshot:
         with self.lock:
             t = self._t
-            copied = Tables(
+            # O(1) in the size of the state: the dicts are shared, and the
+            # next write to each copies it (_table / _index)
+            shared = Tables(
                 index=t.index,
                 table_index=dict(t.table_index),
-                jobs=dict(t.jobs),
-                job_versions=dict(t.job_versions),
-                nodes=dict(t.nodes),
-                evals=dict(t.evals),
-                allocs=dict(t.allocs),
-                deployments=dict(t.deployments),
-                servers=dict(t.servers),
+                jobs=t.jobs,
+                job_versions=t.job_versions,
+                nodes=t.nodes,
+                evals=t.evals,
+                allocs=t.allocs,
+                deployments=t.deployments,
+                servers=t.servers,
                 services=dict(t.services),
             )
-            return StateSnapshot.of(self, copied)
+            self._shared.update(_COW_TABLES, _COW_INDEXES)
+            return StateSnapshot.of(self, shared)
 
     def dump(self) -> Tables:
         """The data a Raft snapshot persists (a copy: pickled in another thread)."""
@@ -162,6 +193,7 @@ class StateStore(_Indexed, ServiceWrites):
     def restore(self, tables: Tables) -> None:
         with self.lock:
             self._t = tables.upgrade()
+            self._shared.clear()
             self._rebuild_indexes()
             self._service_changes = []
         self.notifier.notify()
@@ -195,16 +227,16 @@ class StateStore(_Indexed, ServiceWrites):
                 stable=False,
                 status="",
             )
-            self._t.jobs[key] = stored
+            self._table("jobs")[key] = stored
             versions = [stored, *self._t.job_versions.get(key, [])]
-            self._t.job_versions[key] = versions[:JOB_VERSIONS_KEPT]
+            self._table("job_versions")[key] = versions[:JOB_VERSIONS_KEPT]
             self._bump(index, "jobs")
             return stored
 
     def delete_job(self, index: int, namespace: str, job_id: str) -> None:
         with self.lock:
-            self._t.jobs.pop((namespace, job_id), None)
-            self._t.job_versions.pop((namespace, job_id), None)
+            self._table("jobs").pop((namespace, job_id), None)
+            self._table("job_versions").pop((namespace, job_id), None)
             # a purged job's instances leave the catalog with it
             self._delete_services_of_job(index, (namespace, job_id))
             self._bump(index, "jobs")
@@ -219,22 +251,22 @@ class StateStore(_Indexed, ServiceWrites):
         """Forget terminal evaluations, allocations and stopped jobs (GC)."""
         with self.lock:
             for eval_id in eval_ids:
-                ev = self._t.evals.pop(eval_id, None)
+                ev = self._table("evals").pop(eval_id, None)
                 if ev is not None:
-                    _index_discard(self._evals_by_job, (ev.namespace, ev.job_id), eval_id)
+                    _index_discard(self._index("_evals_by_job"), (ev.namespace, ev.job_id), eval_id)
             for alloc_id in alloc_ids:
-                a = self._t.allocs.pop(alloc_id, None)
+                a = self._table("allocs").pop(alloc_id, None)
                 if a is not None:
-                    _index_discard(self._allocs_by_node, a.node_id, alloc_id)
-                    _index_discard(self._allocs_by_job, (a.namespace, a.job_id), alloc_id)
+                    _index_discard(self._index("_allocs_by_node"), a.node_id, alloc_id)
+                    _index_discard(self._index("_allocs_by_job"), (a.namespace, a.job_id), alloc_id)
                     self._delete_services_of_allocs(index, [alloc_id])
             for key in jobs:
-                self._t.jobs.pop(key, None)
-                self._t.job_versions.pop(key, None)
+                self._table("jobs").pop(key, None)
+                self._table("job_versions").pop(key, None)
                 self._delete_services_of_job(index, key)
-                for dep_id in self._deployments_by_job.pop(key, frozenset()):
-                    self._t.deployments.pop(dep_id, None)
-                    _index_discard(self._deployments_by_job, key, dep_id)
+                for dep_id in self._index("_deployments_by_job").pop(key, frozenset()):
+                    self._table("deployments").pop(dep_id, None)
+                    _index_discard(self._index("_deployments_by_job"), key, dep_id)
             self._bump(index, "evals", "allocs", "jobs", "deployments")
 
     # -- nodes -----------------------------------------------------------
@@ -262,7 +294,7 @@ class StateStore(_Indexed, ServiceWrites):
                     scheduling_eligibility=old.scheduling_eligibility,
                     last_drain=old.last_drain,
                 )
-            self._t.nodes[node.id] = stored
+            self._table("nodes")[node.id] = stored
             self._bump(index, "nodes")
             return stored
 
@@ -281,7 +313,7 @@ class StateStore(_Indexed, ServiceWrites):
                 events.append(
                     NodeEvent(message=msg, subsystem="Heartbeat", timestamp=now, create_index=index)
                 )
-            self._t.nodes[node_id] = old.replace(
+            self._table("nodes")[node_id] = old.replace(
                 status=status, status_updated_at=at_s, modify_index=index, events=events[-10:]
             )
             if status == "down":
@@ -311,7 +343,7 @@ class StateStore(_Indexed, ServiceWrites):
             new = old.replace(
                 scheduling_eligibility=eligibility, modify_index=index, events=events[-10:]
             )
-            self._t.nodes[node_id] = new
+            self._table("nodes")[node_id] = new
             self._bump(index, "nodes")
             return new
 
@@ -361,7 +393,7 @@ class StateStore(_Indexed, ServiceWrites):
                 modify_index=index,
                 events=events[-10:],
             )
-            self._t.nodes[node_id] = new
+            self._table("nodes")[node_id] = new
             self._bump(index, "nodes")
             return new
 
@@ -373,8 +405,8 @@ class StateStore(_Indexed, ServiceWrites):
                 stored = ev.replace(
                     create_index=old.create_index if old else index, modify_index=index
                 )
-                self._t.evals[ev.id] = stored
-                _index_add(self._evals_by_job, (ev.namespace, ev.job_id), ev.id)
+                self._table("evals")[ev.id] = stored
+                _index_add(self._index("_evals_by_job"), (ev.namespace, ev.job_id), ev.id)
             self._bump(index, "evals")
 
     # -- allocations -----------------------------------------------------
@@ -407,7 +439,7 @@ class StateStore(_Indexed, ServiceWrites):
                         if a.deployment_id != old.deployment_id
                         else a.deployment_status or old.deployment_status,
                     )
-                self._t.allocs[a.id] = stored
+                self._table("allocs")[a.id] = stored
                 self._index_alloc(stored)
                 stored_all.append(stored)
                 if stored.client_terminal():
@@ -442,7 +474,7 @@ class StateStore(_Indexed, ServiceWrites):
                     modify_time=u.modify_time or old.modify_time,
                     modify_index=index,
                 )
-                self._t.allocs[u.id] = new
+                self._table("allocs")[u.id] = new
                 changed.append(new)
                 self._count_health(index, old, new)
                 if new.client_terminal():
@@ -468,7 +500,7 @@ class StateStore(_Indexed, ServiceWrites):
                     modify_index=index,
                     modify_time=modify_time or old.modify_time,
                 )
-                self._t.allocs[alloc_id] = new
+                self._table("allocs")[alloc_id] = new
                 changed.append(new)
             self._bump(index, "allocs")
         return changed
@@ -489,7 +521,7 @@ class StateStore(_Indexed, ServiceWrites):
                     ),
                     modify_index=index,
                 )
-                self._t.allocs[alloc_id] = new
+                self._table("allocs")[alloc_id] = new
                 self._count_health(index, old, new)
             self._bump(index, "allocs")
 
@@ -508,8 +540,8 @@ class StateStore(_Indexed, ServiceWrites):
             old = self._t.deployments.get(dep.id)
             if old is not None:
                 dep = deployments.merge_from_plan(old, dep)
-            _index_add(self._deployments_by_job, (dep.namespace, dep.job_id), dep.id)
-            self._t.deployments[dep.id] = dep.replace(
+            _index_add(self._index("_deployments_by_job"), (dep.namespace, dep.job_id), dep.id)
+            self._table("deployments")[dep.id] = dep.replace(
                 create_index=old.create_index if old else index, modify_index=index
             )
             self._bump(index, "deployments")
@@ -528,7 +560,7 @@ class StateStore(_Indexed, ServiceWrites):
         if old is None:
             return None
         new = fn(old).replace(modify_index=index)
-        self._t.deployments[dep_id] = new
+        self._table("deployments")[dep_id] = new
         self._bump(index, "deployments")
         return new
 
@@ -536,7 +568,7 @@ class StateStore(_Indexed, ServiceWrites):
     def upsert_server(self, index: int, member: ServerMember) -> None:
         with self.lock:
             old = self._t.servers.get(member.raft_addr)
-            self._t.servers[member.raft_addr] = member.replace(
+            self._table("servers")[member.raft_addr] = member.replace(
                 create_index=old.create_index if old else index, modify_index=index
             )
             self._bump(index, "servers")
@@ -552,12 +584,12 @@ class StateStore(_Indexed, ServiceWrites):
             found = any(j.version == version for j in versions)
             if found:
                 # replaced whole: snapshots share the old list
-                self._t.job_versions[key] = [
+                self._table("job_versions")[key] = [
                     j.replace(stable=stable) if j.version == version else j for j in versions
                 ]
             job = self._t.jobs.get(key)
             if job is not None and job.version == version:
-                self._t.jobs[key] = job.replace(stable=stable, modify_index=index)
+                self._table("jobs")[key] = job.replace(stable=stable, modify_index=index)
                 found = True
             if found:
                 self._bump(index, "jobs")

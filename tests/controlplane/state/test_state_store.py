@@ -145,3 +145,29 @@ def test_scheduler_marks_lost_allocs_lost() -> None:
     s.upsert_allocs(3, [a.replace(desired_status="stop", client_status="lost")])
     got = s.alloc_by_id("a1")
     assert got is not None and (got.client_status, got.desired_status) == ("lost", "stop")
+
+
+def test_snapshots_share_until_a_write_and_never_see_later_writes() -> None:
+    s = StateStore()
+    s.upsert_job(1, _job(), submit_time=1)
+    s.upsert_node(2, Node(id="n1", name="n1", status="ready"), "")
+    s.upsert_allocs(3, [Allocation(id="a1", job_id="web", node_id="n1", task_group="g")])
+    first = s.snapshot()
+    second = s.snapshot()  # two snapshots of one state share one copy
+    # writes after the snapshots: every table and index they read
+    s.upsert_allocs(4, [Allocation(id="a2", job_id="web", node_id="n1", task_group="g")])
+    s.upsert_evals(5, [Evaluation(id="e1", job_id="web")])
+    s.upsert_job(6, _job(count=2), submit_time=2)
+    s.delete_job(7, "default", "web")
+    for snap in (first, second):
+        assert [a.id for a in snap.allocs_by_node("n1")] == ["a1"]
+        assert [a.id for a in snap.allocs_by_job("default", "web")] == ["a1"]
+        assert snap.eval_by_id("e1") is None
+        job = snap.job_by_id("default", "web")
+        assert job is not None and job.task_groups[0].count == 1
+    assert {a.id for a in s.allocs_by_node("n1")} == {"a1", "a2"}
+    assert s.eval_by_id("e1") is not None and s.job_by_id("default", "web") is None
+    # a dry-run's job stays in its snapshot
+    third = s.snapshot().with_job(_job(count=9))
+    assert third.job_by_id("default", "web") is not None
+    assert s.job_by_id("default", "web") is None
