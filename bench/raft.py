@@ -1,7 +1,8 @@
 """Benchmark: FSM commits per second through a 3-server Raft group, next to raw
 pysyncobj `@replicated` calls of the same payload size, in the same run.
 
-Three processes on loopback each; the writers live in the first process
+Three processes on loopback each, with the same SyncObjConf (journal and
+dump file in a data dir included); the writers live in the first process
 (leader or not, on both sides). Our side: `RaftNode` with the control
 plane's SyncObjConf and the real FSM + StateStore, committing JOB_REGISTER
 entries (a canonical job and its evaluation), first from `--writers` threads
@@ -36,7 +37,8 @@ if role == "raw":
     class Store(SyncObj):
         def __init__(self):
             self.n = 0
-            super().__init__(me, others, _sync_conf(RaftConfig(self_addr=me, peers=others)))
+            conf = _sync_conf(RaftConfig(self_addr=me, peers=others, data_dir=data))
+            super().__init__(me, others, conf)
         @replicated
         def put(self, payload):
             self.n += 1
