@@ -112,18 +112,31 @@ async def blocking_query(
     store: StateStore,
     tables: tuple[str, ...],
     fn: Callable[[StateStore], Any],
+    render: Callable[[Any], Any] | None = None,
 ) -> Response:
-    """Answer `fn(store)` once the tables' index passes ?index= (or wait ends)."""
+    """Answer `fn(store)` once the tables' index passes ?index= (or wait ends).
+
+    `fn` runs under the store lock and should only gather (frozen) objects
+    or take a snapshot; `render`, if given, turns them into the answer after
+    the lock is released, so a big list does not hold up the FSM while it is
+    built. `render` must only read what `fn` gathered.
+    """
     min_index, wait = blocking_params(request)
     if min_index > 0:
         wait += random.uniform(0, wait / 16)
         deadline = time.monotonic() + wait
-        while store.table_index(*tables) <= min_index and not store.notifier.closed:
+
+        def passed() -> bool:
+            return store.table_index(*tables) > min_index
+
+        while not passed() and not store.notifier.closed:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            await store.notifier.wait_async(left)
+            await store.notifier.wait_async(left, passed)
     index, data = store.read(lambda s: (s.table_index(*tables), fn(s)))
+    if render is not None:
+        data = render(data)
     return json_response(request, data, index=index)
 
 

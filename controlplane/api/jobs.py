@@ -25,7 +25,7 @@ from .common import (
     server_of,
 )
 from .job_actions import WRITE_SUFFIXES, job_action
-from .stubs import alloc_stub, job_stub
+from .stubs import alloc_stub_cache, job_stub
 
 _SUFFIXES = ("allocations", "evaluations", "summary", "deployment", "deployments", "versions")
 
@@ -36,6 +36,7 @@ async def jobs_list(request: Request) -> Response:
         return await _register(request, None)
     ns = namespace_of(request)
     prefix = request.query_params.get("prefix", "")
+
     return await blocking_query(
         request,
         server.store,
@@ -115,7 +116,8 @@ async def job_item(request: Request) -> Response:
             request,
             store,
             ("allocs",),
-            lambda s: [alloc_stub(a) for a in s.allocs_by_job(ns, job_id)],
+            lambda s: s.allocs_by_job(ns, job_id),
+            alloc_stub_cache(store).stubs,
         )
     if suffix == "evaluations":
         return await blocking_query(

@@ -9,9 +9,10 @@ from starlette.responses import Response
 
 from controlplane.errors import NotFound
 from controlplane.state import StateStore
+from controlplane.structs import Allocation, AllocListStub
 
 from .common import blocking_query, namespace_of, query_bool, server_of
-from .stubs import alloc_stub, node_stub
+from .stubs import alloc_stub_cache, node_stub
 
 
 def _prefix(request: Request) -> str:
@@ -69,12 +70,14 @@ async def allocs_list(request: Request) -> Response:
     ns, prefix = _list_ns(request), _prefix(request)
     resources = query_bool(request, "resources")
     task_states = query_bool(request, "task_states", True)
-    return await blocking_query(
-        request,
-        store,
-        ("allocs",),
-        lambda s: [alloc_stub(a, resources, task_states) for a in s.allocs(ns, prefix)],
-    )
+    cache = alloc_stub_cache(store)
+
+    def render(allocs: list[Allocation]) -> list[AllocListStub]:
+        stubs = cache.stubs(allocs, resources, task_states)
+        cache.prune(store.alloc_count(), lambda alloc_id: store.alloc_by_id(alloc_id) is not None)
+        return stubs
+
+    return await blocking_query(request, store, ("allocs",), lambda s: s.allocs(ns, prefix), render)
 
 
 async def alloc_item(request: Request) -> Response:
@@ -117,7 +120,8 @@ async def eval_allocations(request: Request) -> Response:
         request,
         store,
         ("allocs",),
-        lambda s: [alloc_stub(a) for a in s.allocs(None) if a.eval_id == eval_id],
+        lambda s: [a for a in s.allocs(None) if a.eval_id == eval_id],
+        alloc_stub_cache(store).stubs,
     )
 
 

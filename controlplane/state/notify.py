@@ -1,13 +1,20 @@
 """Index-change notification for blocking queries, for threads and asyncio.
 
-The store calls `notify()` after every applied write (from the Raft thread);
-waiters re-run their query and compare indexes. Never polls.
+The FSM calls `notify()` after every applied entry (from the Raft thread).
+Thread waiters wake on every change and re-check. An asyncio waiter may pass
+a `ready` check (its tables' index passed the one it waits beyond): it is
+then woken only once that holds, so a commit to the allocations table does
+not wake every request parked on the jobs table just to park it again.
+Never polls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
+
+_Waiter = tuple[asyncio.AbstractEventLoop, Callable[[], bool] | None]
 
 
 class ChangeNotifier:
@@ -15,7 +22,8 @@ class ChangeNotifier:
         self._cond = threading.Condition()
         self._seq = 0
         self._lock = threading.Lock()
-        self._futures: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        # parked asyncio waiters: future -> (its loop, its ready check)
+        self._futures: dict[asyncio.Future[None], _Waiter] = {}
         self.closed = False
 
     def close(self) -> None:
@@ -28,8 +36,14 @@ class ChangeNotifier:
             self._seq += 1
             self._cond.notify_all()
         with self._lock:
-            futures, self._futures = self._futures, []
-        for loop, fut in futures:
+            due = [
+                (fut, loop)
+                for fut, (loop, ready) in self._futures.items()
+                if self.closed or ready is None or _holds(ready)
+            ]
+            for fut, _ in due:
+                del self._futures[fut]
+        for fut, loop in due:
             loop.call_soon_threadsafe(_resolve, fut)
 
     def wait(self, timeout: float) -> bool:
@@ -38,21 +52,37 @@ class ChangeNotifier:
             seq = self._seq
             return self._cond.wait_for(lambda: self._seq != seq or self.closed, timeout)
 
-    async def wait_async(self, timeout: float) -> None:
-        """Wait on the running loop until the next change or `timeout` seconds."""
+    async def wait_async(self, timeout: float, ready: Callable[[], bool] | None = None) -> None:
+        """Wait on the running loop until the next change (one after which
+        `ready()` holds, if given) or `timeout` seconds.
+
+        `ready` runs in the notifying (Raft) thread: it must be cheap, must
+        not block, and must not take the store lock.
+        """
         if self.closed:
             return
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         with self._lock:
-            self._futures.append((loop, fut))
+            # checked under the lock notify() holds: a change that landed
+            # between the caller's check and here is not missed
+            if ready is not None and _holds(ready):
+                return
+            self._futures[fut] = (loop, ready)
         try:
             await asyncio.wait_for(fut, timeout)
         except TimeoutError:
             pass
         finally:
             with self._lock:
-                self._futures = [(lp, f) for lp, f in self._futures if f is not fut]
+                self._futures.pop(fut, None)
+
+
+def _holds(ready: Callable[[], bool]) -> bool:
+    try:
+        return ready()
+    except Exception:  # a broken check must not strand its waiter
+        return True
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:

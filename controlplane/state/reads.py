@@ -6,7 +6,9 @@ allocation, evaluation and deployment tables on read (API.md §3.3, §4.7).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
+from operator import attrgetter
 
 from controlplane.structs import (
     Allocation,
@@ -33,6 +35,9 @@ _SUMMARY_COLUMN = {
     "lost": "lost",
     "unknown": "unknown",
 }
+_create_index = attrgetter("create_index")
+_modify_index = attrgetter("modify_index")
+_group_status = attrgetter("task_group", "client_status")
 
 
 class Reads(ServiceIndexes):
@@ -79,15 +84,19 @@ class Reads(ServiceIndexes):
     def job_status(self, job: Job) -> str:
         if job.type in _PERIODIC_LIKE or job.periodic or job.parameterized_job:
             return "dead" if job.stop else "running"
-        allocs = self.allocs_by_job(job.namespace, job.id)
-        if any(not a.terminal() for a in allocs):
+        # order does not matter here: read the index entries, do not sort
+        key = (job.namespace, job.id)
+        alloc_ids = self._allocs_by_job.get(key, ())
+        allocs = self._t.allocs
+        if any(not allocs[i].terminal() for i in alloc_ids):
             return "running"
         if any(d.active() for d in self.deployments_by_job(job.namespace, job.id)):
             return "running"
-        evals = self.evals_by_job(job.namespace, job.id)
-        if any(not e.terminal() for e in evals):
+        eval_ids = self._evals_by_job.get(key, ())
+        evals = self._t.evals
+        if any(not evals[i].terminal() for i in eval_ids):
             return "pending"
-        if not allocs and not evals:
+        if not alloc_ids and not eval_ids:
             return "pending"
         return "dead"
 
@@ -102,18 +111,22 @@ class Reads(ServiceIndexes):
         counts: dict[str, dict[str, int]] = {
             tg.name: dict.fromkeys(_COLUMNS, 0) for tg in job.task_groups
         }
-        for a in self.allocs_by_job(namespace, job_id):
-            key = _SUMMARY_COLUMN.get(a.client_status)
+        allocs = self._t.allocs
+        # runs for every stub of GET /v1/jobs: C-level passes (map, attrgetter,
+        # Counter) rather than a Python loop per allocation
+        stored = [allocs[i] for i in self._allocs_by_job.get((namespace, job_id), ())]
+        idx = max(job.modify_index, max(map(_modify_index, stored), default=0))
+        for (tg, status), n in Counter(map(_group_status, stored)).items():
+            key = _SUMMARY_COLUMN.get(status)
             if key is not None:
-                c = counts.setdefault(a.task_group, dict.fromkeys(_COLUMNS, 0))
-                c[key] += 1
+                c = counts.get(tg)
+                if c is None:
+                    c = counts[tg] = dict.fromkeys(_COLUMNS, 0)
+                c[key] += n
         queued = self._queued(namespace, job_id)
         for tg, n in queued.items():
             if tg in counts:
                 counts[tg]["queued"] = n
-        idx = max(
-            [job.modify_index] + [a.modify_index for a in self.allocs_by_job(namespace, job_id)]
-        )
         return JobSummary(
             job_id=job_id,
             namespace=namespace,
@@ -124,7 +137,8 @@ class Reads(ServiceIndexes):
 
     def _queued(self, namespace: str, job_id: str) -> dict[str, int]:
         latest: Evaluation | None = None
-        for e in self.evals_by_job(namespace, job_id):
+        evals = self._t.evals
+        for e in (evals[i] for i in self._evals_by_job.get((namespace, job_id), ())):
             if e.queued_allocations is None or e.status not in ("complete", "blocked"):
                 continue
             if latest is None or e.modify_index > latest.modify_index:
@@ -146,13 +160,22 @@ class Reads(ServiceIndexes):
 
     # -- allocations -----------------------------------------------------
     def allocs(self, namespace: str | None = None, prefix: str = "") -> list[Allocation]:
-        out = [
-            a
-            for a in self._t.allocs.values()
-            if (namespace in (None, "*") or a.namespace == namespace) and a.id.startswith(prefix)
-        ]
-        out.sort(key=lambda a: a.create_index)
+        if namespace in (None, "*") and not prefix:
+            out = list(self._t.allocs.values())
+        else:
+            out = [
+                a
+                for a in self._t.allocs.values()
+                if (namespace in (None, "*") or a.namespace == namespace)
+                and a.id.startswith(prefix)
+            ]
+        # the table is in insertion order, which is create order: the sort is
+        # a linear pass that only guards against a restored, reordered table
+        out.sort(key=_create_index)
         return out
+
+    def alloc_count(self) -> int:
+        return len(self._t.allocs)
 
     def alloc_by_id(self, alloc_id: str) -> Allocation | None:
         return self._t.allocs.get(alloc_id)
