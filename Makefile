@@ -34,7 +34,7 @@ unit: $(STAMP)
 screenshots: $(STAMP)
 	$(PY) scripts/screenshots.py
 
-## bench: the quick variant of each benchmark in bench/ (figures, not tests; ~5 min)
+## bench: the quick variant of the issue-8 benchmarks in bench/ (figures, not tests; ~1 min)
 BENCH_QUICK := scheduler raft api cluster e2e
 bench: $(STAMP) deps
 	@for b in $(BENCH_QUICK); do \
