@@ -53,6 +53,15 @@ def _unavailable(reason: str) -> NoReturn:
     raise AssertionError("unreachable")
 
 
+def require_tool(name: str) -> str:
+    """The path of command `name`; skip without it (fail when CI is set)."""
+    path = shutil.which(name)
+    if path is None:
+        _unavailable(f"`{name}` is not installed")
+    assert path is not None
+    return path
+
+
 def require_isolation() -> None:
     reason = isolation_unavailable()
     if reason:

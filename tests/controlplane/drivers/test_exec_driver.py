@@ -4,7 +4,6 @@ namespace and private /proc, rotation and recovery after the client died."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from controlplane.drivers.base import Driver, TaskConfig, TaskHandle
 from controlplane.drivers.cgroups import MIB, TaskCgroup
 from controlplane.drivers.exec import ExecDriver
 from controlplane.drivers.logrotate import log_indexes
-from tests.executor_support import require_isolation, start_in_killed_client
+from tests.executor_support import require_isolation, require_tool, start_in_killed_client
 from tests.waiting import wait_for
 
 MakeConfig = Callable[..., TaskConfig]
@@ -139,9 +138,7 @@ print("ok")
 def test_task_mounts_stay_private_even_under_shared_propagation(
     driver: ExecDriver, tmp_path: Path
 ) -> None:
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        pytest.skip("util-linux unshare is not installed")
+    unshare = require_tool("unshare")  # util-linux
     shared = [unshare, "--mount", "sh", "-c", 'mount --make-rshared / && exec "$@"', "-"]
     out = subprocess.run(
         [*shared, sys.executable, "-c", _SHARED_MOUNTS_CHECK],
