@@ -29,6 +29,7 @@ from controlplane.structs import (
 )
 
 from . import deployments
+from .cow import COW_ALL, COW_INDEXES, CopyOnWrite
 from .notify import ChangeNotifier
 from .reads import Reads
 from .services import Change, ServiceWrites
@@ -78,46 +79,21 @@ def _index_discard(index: dict[Any, frozenset[str]], key: Any, item: str) -> Non
         index[key] = ids - {item}
 
 
-# Tables and secondary indexes a snapshot shares with the store until either
-# side writes: the writer copies that one dict first (copy-on-write).
-_COW_TABLES = ("jobs", "job_versions", "nodes", "evals", "allocs", "deployments", "servers")
-_COW_INDEXES = ("_allocs_by_node", "_allocs_by_job", "_evals_by_job", "_deployments_by_job")
-
-
-class _Indexed(Reads):
+class _Indexed(Reads, CopyOnWrite):
     """Tables plus the secondary indexes derived from them.
 
     Tables' values and the index entries are immutable (frozen structs,
     frozensets, job-version lists replaced whole), which is what makes
-    snapshots cheap.
+    snapshots cheap: writes go through `_table` / `_index` (cow.py).
     """
 
     def __init__(self, tables: Tables) -> None:
         self._t = tables
-        # names of the dicts (in _COW_TABLES / _COW_INDEXES) a snapshot also holds
         self._shared: set[str] = set()
         self._rebuild_indexes()
 
-    def _table(self, name: str) -> dict[Any, Any]:
-        """Table `name`, for writing: copied first if a snapshot holds it."""
-        table: dict[Any, Any] = getattr(self._t, name)
-        if name in self._shared:
-            table = dict(table)
-            setattr(self._t, name, table)
-            self._shared.discard(name)
-        return table
-
-    def _index(self, attr: str) -> dict[Any, Any]:
-        """Secondary index `attr`, for writing: copied first if shared."""
-        index: dict[Any, Any] = getattr(self, attr)
-        if attr in self._shared:
-            index = dict(index)
-            setattr(self, attr, index)
-            self._shared.discard(attr)
-        return index
-
     def _rebuild_indexes(self) -> None:
-        self._shared.difference_update(_COW_INDEXES)  # fresh dicts below
+        self._shared.difference_update(COW_INDEXES)  # fresh dicts below
         self._allocs_by_node = {}
         self._allocs_by_job = {}
         self._evals_by_job = {}
@@ -147,7 +123,7 @@ class StateSnapshot(_Indexed):
         snap._allocs_by_job = store._allocs_by_job
         snap._evals_by_job = store._evals_by_job
         snap._deployments_by_job = store._deployments_by_job
-        snap._shared = {*_COW_TABLES, *_COW_INDEXES}
+        snap._shared = set(COW_ALL)
         snap._copy_service_indexes(store)
         return snap
 
@@ -182,7 +158,7 @@ class StateStore(_Indexed, ServiceWrites):
                 servers=t.servers,
                 services=dict(t.services),
             )
-            self._shared.update(_COW_TABLES, _COW_INDEXES)
+            self._shared.update(COW_ALL)
             return StateSnapshot.of(self, shared)
 
     def dump(self) -> Tables:
