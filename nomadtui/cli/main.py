@@ -9,8 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from collections.abc import Sequence
 
 from controlplane.errors import NomadError
 
@@ -35,150 +34,32 @@ from . import (
     web,
 )
 from .context import CommandError, Context, Runtime, error_line
-
-Handler = Callable[[Context], int]
+from .parsing import Handler, Parser, Tree, bool_flag, flag, global_flags, help_flag
 
 EXIT_INTERRUPTED = 130
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors become one `Error ...` line and exit code 1 (not argparse's 2,
-    which `job run` uses for placement failures)."""
-
-    usage_exit_code = 1
-
-    def error(self, message: str) -> NoReturn:
-        raise CommandError(f"Error: {message} (see '{self.prog} -help')", self.usage_exit_code)
-
-    def _get_option_tuples(self, option_string: str) -> list[Any]:
-        # Python 3.11 still prefix-matches single-dash flags with allow_abbrev
-        # off, so the root would read a subcommand's `-n` as `-namespace`.
-        if self.allow_abbrev:
-            return super()._get_option_tuples(option_string)
-        return []
-
-
-def _flag(parser: Any, name: str, **kwargs: Any) -> None:
-    """A Nomad-style flag: `-name` and `--name` both work, `-name=value` too."""
-    parser.add_argument(f"-{name}", f"--{name}", dest=name.replace("-", "_"), **kwargs)
-
-
-def _bool_flag(parser: Any, name: str, default: bool, help: str) -> None:
-    """A Go-style boolean flag: `-name`, `-name=true` and `-name=false` (argparse
-    alone would either reject `=false` or swallow the next argument)."""
-    dest = name.replace("-", "_")
-    parser.add_argument(
-        f"-{name}",
-        f"--{name}",
-        dest=dest,
-        action="store_const",
-        const=True,
-        default=default,
-        help=help,
-    )
-    for text, value in (("true", True), ("false", False)):
-        parser.add_argument(
-            f"-{name}={text}",
-            f"--{name}={text}",
-            dest=dest,
-            action="store_const",
-            const=value,
-            help=argparse.SUPPRESS,
-        )
-
-
-def _help(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-h", "-help", "--help", action="help", help="show this help and exit")
-
-
-def _global_flags(parser: argparse.ArgumentParser, *, top: bool) -> None:
-    # On subcommands the defaults are SUPPRESS so a subparser never overwrites
-    # a value given before the command name.
-    default: Any = None if top else argparse.SUPPRESS
-    flag_default: Any = False if top else argparse.SUPPRESS
-    group = parser.add_argument_group("global options")
-    _flag(
-        group,
-        "address",
-        metavar="ADDR",
-        default=default,
-        help="HTTP address of the agent (env NOMAD_ADDR, default http://127.0.0.1:4646)",
-    )
-    _flag(group, "token", metavar="TOKEN", default=default, help="ACL secret ID (env NOMAD_TOKEN)")
-    _flag(
-        group,
-        "namespace",
-        metavar="NS",
-        default=default,
-        help="target namespace, '*' for all on list commands (env NOMAD_NAMESPACE)",
-    )
-    _flag(
-        group, "region", metavar="REGION", default=default, help="target region (env NOMAD_REGION)"
-    )
-    _flag(
-        group, "no-color", action="store_true", default=flag_default, help="disable colored output"
-    )
-
-
-class _Tree:
-    """Builds subcommands that share the global flags and help conventions."""
-
-    def __init__(self, root: argparse.ArgumentParser) -> None:
-        self.common = _Parser(add_help=False, allow_abbrev=False)
-        _global_flags(self.common, top=False)
-        self.root = root
-
-    def group(self, subs: Any, name: str, help: str, aliases: Sequence[str] = ()) -> Any:
-        parser = subs.add_parser(
-            name,
-            help=help,
-            description=help,
-            add_help=False,
-            allow_abbrev=False,
-            aliases=list(aliases),
-        )
-        _help(parser)
-        parser.set_defaults(handler=None, group_parser=parser)
-        return parser.add_subparsers(title="subcommands", metavar="<command>", parser_class=_Parser)
-
-    def command(
-        self, subs: Any, name: str, help: str, handler: Handler, description: str | None = None
-    ) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = subs.add_parser(
-            name,
-            help=help,
-            description=description or help,
-            parents=[self.common],
-            add_help=False,
-            allow_abbrev=False,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        _help(parser)
-        parser.set_defaults(handler=handler)
-        return parser
-
-
 def _add_status_args(parser: argparse.ArgumentParser) -> None:
-    _flag(parser, "verbose", action="store_true", help="full IDs and absolute times")
-    _flag(parser, "short", action="store_true", help="only the job's key/value summary")
-    _flag(parser, "evals", action="store_true", help="add the job's evaluations")
+    flag(parser, "verbose", action="store_true", help="full IDs and absolute times")
+    flag(parser, "short", action="store_true", help="only the job's key/value summary")
+    flag(parser, "evals", action="store_true", help="add the job's evaluations")
     parser.add_argument("job", nargs="?", help="job ID or prefix; omit to list all jobs")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    root = _Parser(
+    root = Parser(
         prog="nomadtui",
         add_help=False,
         allow_abbrev=False,
         description="Nomad-style orchestrator console. Without a command, opens the console "
         "(TUI) on the agent at -address.",
     )
-    _help(root)
-    _global_flags(root, top=True)
-    _flag(root, "dev", action="store_true", help="start an embedded dev agent for the console")
-    _flag(root, "read-only", action="store_true", help="console refuses every write")
-    tree = _Tree(root)
-    subs = root.add_subparsers(dest="command", metavar="<command>", parser_class=_Parser)
+    help_flag(root)
+    global_flags(root, top=True)
+    flag(root, "dev", action="store_true", help="start an embedded dev agent for the console")
+    flag(root, "read-only", action="store_true", help="console refuses every write")
+    tree = Tree(root)
+    subs = root.add_subparsers(dest="command", metavar="<command>", parser_class=Parser)
 
     p = tree.command(subs, "status", "list jobs, or show one job's status", status.run_status)
     _add_status_args(p)
@@ -197,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Parse FILE locally, register it and monitor the evaluation.\n"
         "Exit codes: 0 success, 2 placement failures, 1 other errors.",
     )
-    _flag(p, "detach", action="store_true", help="print the evaluation ID and exit")
-    _flag(
+    flag(p, "detach", action="store_true", help="print the evaluation ID and exit")
+    flag(
         p,
         "check-index",
         type=int,
@@ -206,21 +87,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="register only if the job's modify index is N (0: job must not exist)",
     )
-    _flag(p, "verbose", action="store_true", help="full IDs")
+    flag(p, "verbose", action="store_true", help="full IDs")
     p.add_argument("file", help="job file (HCL or JSON), '-' for stdin")
 
     p = tree.command(jobs, "stop", "stop a running job", job.run_job_stop)
-    _flag(p, "purge", action="store_true", help="remove the job from the system immediately")
-    _flag(p, "detach", action="store_true", help="print the evaluation ID and exit")
-    _flag(p, "yes", action="store_true", help="do not ask for confirmation")
-    _flag(p, "verbose", action="store_true", help="full IDs")
+    flag(p, "purge", action="store_true", help="remove the job from the system immediately")
+    flag(p, "detach", action="store_true", help="print the evaluation ID and exit")
+    flag(p, "yes", action="store_true", help="do not ask for confirmation")
+    flag(p, "verbose", action="store_true", help="full IDs")
     p.add_argument("job", help="job ID or prefix")
 
     p = tree.command(jobs, "status", "list jobs, or show one job's status", status.run_status)
     _add_status_args(p)
 
     p = tree.command(jobs, "init", "write an example job file", job.run_job_init)
-    _flag(p, "short", action="store_true", help="a minimal job without comments")
+    flag(p, "short", action="store_true", help="a minimal job without comments")
     p.add_argument("file", nargs="?", help=f"output file (default {job.DEFAULT_INIT_FILE})")
 
     p = tree.command(jobs, "validate", "check a job file locally", job.run_job_validate)
@@ -239,8 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
         "1 allocations would be created or destroyed, 255 error.",
     )
     p.usage_exit_code = 255  # type: ignore[attr-defined]
-    _bool_flag(p, "diff", True, "show the job diff (default true; -diff=false hides it)")
-    _flag(p, "verbose", action="store_true", help="full diff, including unchanged fields")
+    bool_flag(p, "diff", True, "show the job diff (default true; -diff=false hides it)")
+    flag(p, "verbose", action="store_true", help="full diff, including unchanged fields")
     p.add_argument("file", help="job file (HCL or JSON), '-' for stdin")
 
     p = tree.command(
@@ -251,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Set the count of GROUP (optional when the job has one group) and monitor the\n"
         "evaluation and deployment.",
     )
-    _flag(
+    flag(
         p,
         "check-index",
         type=int,
@@ -259,16 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="scale only if the job's modify index is N",
     )
-    _flag(p, "detach", action="store_true", help="print the evaluation ID and exit")
-    _flag(p, "verbose", action="store_true", help="full IDs")
+    flag(p, "detach", action="store_true", help="print the evaluation ID and exit")
+    flag(p, "verbose", action="store_true", help="full IDs")
     p.add_argument("job", help="job ID or prefix")
     p.add_argument("target", nargs="+", metavar="[GROUP] COUNT", help="task group and count")
     p.usage = "nomadtui job scale [options] JOB [GROUP] COUNT"
 
     p = tree.command(jobs, "history", "list a job's versions", job_versions.run_job_history)
     p.add_argument("-p", dest="p", action="store_true", help="show the diff of each version")
-    _flag(p, "full", action="store_true", help="print each version's full job as JSON")
-    _flag(p, "version", type=int, metavar="N", default=None, help="only version N")
+    flag(p, "full", action="store_true", help="print each version's full job as JSON")
+    flag(p, "version", type=int, metavar="N", default=None, help="only version N")
     p.add_argument("job", help="job ID or prefix")
 
     p = tree.command(
@@ -277,28 +158,28 @@ def build_parser() -> argparse.ArgumentParser:
         "register an earlier version of a job again",
         job_versions.run_job_revert,
     )
-    _flag(p, "detach", action="store_true", help="print the evaluation ID and exit")
-    _flag(p, "verbose", action="store_true", help="full IDs")
+    flag(p, "detach", action="store_true", help="print the evaluation ID and exit")
+    flag(p, "verbose", action="store_true", help="full IDs")
     p.add_argument("job", help="job ID or prefix")
     p.add_argument("version", help="job version to revert to")
 
     p = tree.command(
         jobs, "deployments", "list a job's deployments", deployment.run_job_deployments
     )
-    _flag(p, "latest", action="store_true", help="only the latest deployment, in detail")
-    _flag(p, "all", action="store_true", help="include deployments of an earlier job with this ID")
-    _flag(p, "verbose", action="store_true", help="full IDs")
+    flag(p, "latest", action="store_true", help="only the latest deployment, in detail")
+    flag(p, "all", action="store_true", help="include deployments of an earlier job with this ID")
+    flag(p, "verbose", action="store_true", help="full IDs")
     p.add_argument("job", help="job ID or prefix")
 
     deps = tree.group(
         subs, "deployment", "deployment commands: list, status, promote, fail, pause, resume"
     )
     p = tree.command(deps, "list", "list deployments", deployment.run_deployment_list)
-    _flag(p, "verbose", action="store_true", help="full IDs")
+    flag(p, "verbose", action="store_true", help="full IDs")
 
     p = tree.command(deps, "status", "show one deployment", deployment.run_deployment_status)
-    _flag(p, "verbose", action="store_true", help="full IDs, and the deployment's allocations")
-    _flag(p, "monitor", action="store_true", help="follow the deployment until it ends")
+    flag(p, "verbose", action="store_true", help="full IDs, and the deployment's allocations")
+    flag(p, "monitor", action="store_true", help="follow the deployment until it ends")
     p.add_argument("deployment", help="deployment ID or prefix")
 
     p = tree.command(
@@ -312,12 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="GROUP",
         help="promote only this task group's canaries (repeatable; default all)",
     )
-    _flag(p, "detach", action="store_true", help="print the evaluation ID and exit")
-    _flag(p, "verbose", action="store_true", help="full IDs")
+    flag(p, "detach", action="store_true", help="print the evaluation ID and exit")
+    flag(p, "verbose", action="store_true", help="full IDs")
     p.add_argument("deployment", help="deployment ID or prefix")
 
     p = tree.command(deps, "pause", "pause a running deployment", deployment.run_deployment_pause)
-    _flag(p, "verbose", action="store_true", help="full IDs")
+    flag(p, "verbose", action="store_true", help="full IDs")
     p.add_argument("deployment", help="deployment ID or prefix")
 
     for name, summary, handler in (
@@ -325,46 +206,46 @@ def build_parser() -> argparse.ArgumentParser:
         ("resume", "resume a paused deployment", deployment.run_deployment_resume),
     ):
         p = tree.command(deps, name, summary, handler)
-        _flag(p, "detach", action="store_true", help="do not monitor the evaluation")
-        _flag(p, "verbose", action="store_true", help="full IDs")
+        flag(p, "detach", action="store_true", help="do not monitor the evaluation")
+        flag(p, "verbose", action="store_true", help="full IDs")
         p.add_argument("deployment", help="deployment ID or prefix")
 
     nodes = tree.group(subs, "node", "client node commands: status, drain, eligibility")
     p = tree.command(nodes, "status", "list client nodes, or show one node", node.run_node_status)
-    _flag(p, "verbose", action="store_true", help="full IDs, addresses, attributes")
-    _flag(p, "short", action="store_true", help="no resource usage, events or stats")
-    _flag(p, "stats", action="store_true", help="detailed CPU, memory and disk statistics")
+    flag(p, "verbose", action="store_true", help="full IDs, addresses, attributes")
+    flag(p, "short", action="store_true", help="no resource usage, events or stats")
+    flag(p, "stats", action="store_true", help="detailed CPU, memory and disk statistics")
     p.add_argument("node", nargs="?", help="node ID or prefix; omit to list all nodes")
 
     p = tree.command(nodes, "drain", "toggle drain mode on a node", node_drain.run_node_drain)
-    _flag(p, "enable", action="store_true", help="enable draining")
-    _flag(p, "disable", action="store_true", help="disable draining")
-    _flag(p, "deadline", metavar="DURATION", default="", help="force the rest out after this (1h)")
-    _flag(p, "force", action="store_true", help="force remove allocations immediately")
-    _flag(p, "no-deadline", action="store_true", help="drain without a deadline")
-    _flag(p, "ignore-system", action="store_true", help="leave system job allocations running")
-    _flag(p, "keep-ineligible", action="store_true", help="stay ineligible when disabling")
-    _flag(p, "detach", action="store_true", help="return at once instead of monitoring")
-    _flag(p, "monitor", action="store_true", help="only monitor an existing drain")
-    _flag(p, "self", action="store_true", help="the local agent's node")
-    _flag(p, "yes", action="store_true", help="do not ask for confirmation")
-    _flag(p, "m", metavar="MESSAGE", default="", help="message recorded in the drain metadata")
-    _flag(p, "meta", metavar="KEY=VALUE", action="append", help="drain metadata (repeatable)")
+    flag(p, "enable", action="store_true", help="enable draining")
+    flag(p, "disable", action="store_true", help="disable draining")
+    flag(p, "deadline", metavar="DURATION", default="", help="force the rest out after this (1h)")
+    flag(p, "force", action="store_true", help="force remove allocations immediately")
+    flag(p, "no-deadline", action="store_true", help="drain without a deadline")
+    flag(p, "ignore-system", action="store_true", help="leave system job allocations running")
+    flag(p, "keep-ineligible", action="store_true", help="stay ineligible when disabling")
+    flag(p, "detach", action="store_true", help="return at once instead of monitoring")
+    flag(p, "monitor", action="store_true", help="only monitor an existing drain")
+    flag(p, "self", action="store_true", help="the local agent's node")
+    flag(p, "yes", action="store_true", help="do not ask for confirmation")
+    flag(p, "m", metavar="MESSAGE", default="", help="message recorded in the drain metadata")
+    flag(p, "meta", metavar="KEY=VALUE", action="append", help="drain metadata (repeatable)")
     p.add_argument("node", nargs="?", help="node ID or prefix")
 
     p = tree.command(
         nodes, "eligibility", "toggle scheduling eligibility", node_drain.run_node_eligibility
     )
-    _flag(p, "enable", action="store_true", help="mark the node eligible for scheduling")
-    _flag(p, "disable", action="store_true", help="mark the node ineligible for scheduling")
-    _flag(p, "self", action="store_true", help="the local agent's node")
+    flag(p, "enable", action="store_true", help="mark the node eligible for scheduling")
+    flag(p, "disable", action="store_true", help="mark the node ineligible for scheduling")
+    flag(p, "self", action="store_true", help="the local agent's node")
     p.add_argument("node", nargs="?", help="node ID or prefix")
 
     servers = tree.group(subs, "server", "server commands: members, join, force-leave")
     p = tree.command(
         servers, "members", "list servers; the Raft leader is marked", server.run_server_members
     )
-    _flag(p, "verbose", action="store_true", help="add protocol and tags columns")
+    flag(p, "verbose", action="store_true", help="add protocol and tags columns")
 
     p = tree.command(servers, "join", "join the agent to other servers", server.run_server_join)
     p.add_argument("addresses", nargs="+", metavar="ADDR", help="server address (host:port)")
@@ -375,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
         "force a server into the 'left' state",
         server.run_server_force_leave,
     )
-    _bool_flag(p, "prune", False, "remove the server from the member list entirely")
+    bool_flag(p, "prune", False, "remove the server from the member list entirely")
     p.add_argument("node", metavar="NAME", help="server member name")
 
     ops = tree.group(subs, "operator", "operator commands: raft, snapshot")
@@ -383,15 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = tree.command(
         raft, "list-peers", "show the Raft peer configuration", operator.run_raft_list_peers
     )
-    _bool_flag(p, "stale", False, "let any server answer (no leader needed)")
+    bool_flag(p, "stale", False, "let any server answer (no leader needed)")
     p = tree.command(
         raft, "remove-peer", "remove a server from the Raft peers", operator.run_raft_remove_peer
     )
-    _flag(p, "peer-address", metavar="ADDR", default=None, help="peer's Raft address (ip:port)")
-    _flag(p, "peer-id", metavar="ID", default=None, help="peer's Raft ID")
+    flag(p, "peer-address", metavar="ADDR", default=None, help="peer's Raft address (ip:port)")
+    flag(p, "peer-id", metavar="ID", default=None, help="peer's Raft ID")
     snaps = tree.group(ops, "snapshot", "state snapshot commands: save, restore")
     p = tree.command(snaps, "save", "save the servers' state to a file", operator.run_snapshot_save)
-    _bool_flag(p, "stale", False, "let any server answer (no leader needed)")
+    bool_flag(p, "stale", False, "let any server answer (no leader needed)")
     p.add_argument(
         "file",
         nargs="?",
@@ -410,13 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     allocs = tree.group(subs, "alloc", "allocation commands: status, logs, restart, signal, stop")
     p = tree.command(allocs, "status", "show one allocation", alloc.run_alloc_status)
-    _flag(p, "verbose", action="store_true", help="full IDs, absolute times, placement metrics")
-    _flag(p, "short", action="store_true", help="one line per task instead of details")
+    flag(p, "verbose", action="store_true", help="full IDs, absolute times, placement metrics")
+    flag(p, "short", action="store_true", help="one line per task instead of details")
     p.add_argument("alloc", help="allocation ID or prefix")
 
     p = tree.command(allocs, "logs", "print a task's stdout or stderr", logs.run_alloc_logs)
-    _flag(p, "stdout", action="store_true", help="show stdout (default)")
-    _flag(p, "stderr", action="store_true", help="show stderr instead of stdout")
+    flag(p, "stdout", action="store_true", help="show stdout (default)")
+    flag(p, "stderr", action="store_true", help="show stderr instead of stdout")
     p.add_argument(
         "-f",
         "-follow",
@@ -425,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep streaming new output",
     )
-    _flag(p, "tail", action="store_true", help="start near the end (10 lines unless -n/-c)")
+    flag(p, "tail", action="store_true", help="start near the end (10 lines unless -n/-c)")
     p.add_argument(
         "-n",
         dest="lines",
@@ -443,17 +324,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="with -tail: number of bytes",
     )
     p.add_argument("-task", "--task", dest="task_flag", metavar="TASK", help="task name")
-    _flag(p, "job", action="store_true", help="the argument is a job ID: use one of its allocs")
-    _flag(p, "verbose", action="store_true", help="full IDs")
+    flag(p, "job", action="store_true", help="the argument is a job ID: use one of its allocs")
+    flag(p, "verbose", action="store_true", help="full IDs")
     p.add_argument("alloc", help="allocation ID or prefix (a job ID with -job)")
     p.add_argument("task", nargs="?", help="task name (optional if the alloc has one task)")
 
     p = tree.command(
         allocs, "restart", "restart a running allocation or task", alloc.run_alloc_restart
     )
-    _flag(p, "all-tasks", action="store_true", help="restart every task, also those that ran")
+    flag(p, "all-tasks", action="store_true", help="restart every task, also those that ran")
     p.add_argument("-task", "--task", dest="task_flag", metavar="TASK", help="task name")
-    _flag(p, "verbose", action="store_true", help="full IDs")
+    flag(p, "verbose", action="store_true", help="full IDs")
     p.add_argument("alloc", help="allocation ID or prefix")
     p.add_argument("task", nargs="?", help="task name (default: every running task)")
 
@@ -462,27 +343,27 @@ def build_parser() -> argparse.ArgumentParser:
         "-s", dest="signal", metavar="SIGNAL", default="SIGKILL", help="signal (default SIGKILL)"
     )
     p.add_argument("-task", "--task", dest="task_flag", metavar="TASK", help="task name")
-    _flag(p, "verbose", action="store_true", help="full IDs")
+    flag(p, "verbose", action="store_true", help="full IDs")
     p.add_argument("alloc", help="allocation ID or prefix")
     p.add_argument("task", nargs="?", help="task name (default: every task)")
 
     p = tree.command(
         allocs, "stop", "stop and reschedule a running allocation", alloc.run_alloc_stop
     )
-    _flag(p, "detach", action="store_true", help="print the evaluation ID instead of monitoring")
-    _flag(p, "no-shutdown-delay", action="store_true", help="ignore the tasks' shutdown_delay")
-    _flag(p, "verbose", action="store_true", help="full IDs")
+    flag(p, "detach", action="store_true", help="print the evaluation ID instead of monitoring")
+    flag(p, "no-shutdown-delay", action="store_true", help="ignore the tasks' shutdown_delay")
+    flag(p, "verbose", action="store_true", help="full IDs")
     p.add_argument("alloc", help="allocation ID or prefix")
 
     services = tree.group(subs, "service", "native service catalog commands: list, info, delete")
     p = tree.command(services, "list", "list registered services", service.run_service_list)
-    _flag(p, "json", action="store_true", help="print the registrations as JSON")
+    flag(p, "json", action="store_true", help="print the registrations as JSON")
 
     p = tree.command(
         services, "info", "show the instances of one service", service.run_service_info
     )
-    _flag(p, "verbose", action="store_true", help="full IDs, datacenter and check results")
-    _flag(p, "json", action="store_true", help="print the registrations as JSON")
+    flag(p, "verbose", action="store_true", help="full IDs, datacenter and check results")
+    flag(p, "json", action="store_true", help="print the registrations as JSON")
     p.add_argument("service", metavar="NAME", help="service name or prefix")
 
     p = tree.command(
@@ -493,12 +374,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     evals = tree.group(subs, "eval", "evaluation commands: list, status")
     p = tree.command(evals, "list", "list evaluations", eval.run_eval_list)
-    _flag(p, "job", metavar="JOB", default=None, help="only evaluations of this job ID")
-    _flag(p, "status", metavar="STATUS", default=None, help="only evaluations with this status")
-    _flag(p, "verbose", action="store_true", help="full IDs")
+    flag(p, "job", metavar="JOB", default=None, help="only evaluations of this job ID")
+    flag(p, "status", metavar="STATUS", default=None, help="only evaluations with this status")
+    flag(p, "verbose", action="store_true", help="full IDs")
 
     p = tree.command(evals, "status", "show one evaluation", eval.run_eval_status)
-    _flag(p, "verbose", action="store_true", help="full IDs and absolute times")
+    flag(p, "verbose", action="store_true", help="full IDs and absolute times")
     p.add_argument("eval", help="evaluation ID or prefix")
 
     p = tree.command(
@@ -508,14 +389,14 @@ def build_parser() -> argparse.ArgumentParser:
         web.run_web,
         web.DESCRIPTION,
     )
-    _flag(
+    flag(
         p,
         "host",
         metavar="HOST",
         default=web.DEFAULT_HOST,
         help=f"address to listen on (default {web.DEFAULT_HOST}: this machine only)",
     )
-    _flag(
+    flag(
         p,
         "port",
         metavar="PORT",
@@ -523,14 +404,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=web.DEFAULT_PORT,
         help=f"port to listen on (default {web.DEFAULT_PORT})",
     )
-    _flag(
+    flag(
         p,
         "public-url",
         metavar="URL",
         default=None,
         help="URL browsers use to reach it, when behind a proxy (default http://HOST:PORT)",
     )
-    _flag(
+    flag(
         p,
         "read-only",
         action="store_true",
@@ -545,21 +426,21 @@ def build_parser() -> argparse.ArgumentParser:
         lb.run_lb,
         lb.DESCRIPTION,
     )
-    _flag(
+    flag(
         p,
         "proxy-addr",
         metavar="ADDR",
         default=lb.DEFAULT_PROXY_ADDR,
         help=f"address of the proxy (default {lb.DEFAULT_PROXY_ADDR})",
     )
-    _flag(
+    flag(
         p,
         "ui-addr",
         metavar="ADDR",
         default=lb.DEFAULT_UI_ADDR,
         help=f"address of the status page and /api/routes (default {lb.DEFAULT_UI_ADDR})",
     )
-    _flag(
+    flag(
         p,
         "strategy",
         metavar="rr|random",
