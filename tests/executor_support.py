@@ -15,12 +15,12 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import msgspec
 import pytest
 
-from controlplane.drivers.base import TaskConfig, TaskHandle
+from controlplane.drivers.base import Driver, TaskConfig, TaskHandle
 from controlplane.drivers.exec import isolation_unavailable
 
 # Reads a TaskConfig on stdin, starts it with the named driver, prints the
@@ -109,3 +109,29 @@ def start_in_killed_client(driver: str, cfg: TaskConfig) -> TaskHandle:
         client.stdout.close()
     assert line, "the client process did not start the task"
     return msgspec.json.decode(line, type=TaskHandle)
+
+
+class StartedTasks(list[TaskHandle]):
+    """Handles of the tasks a driver test started (by itself or through a
+    killed client), recovered and destroyed at teardown."""
+
+    def start(self, driver: Driver, cfg: TaskConfig) -> TaskHandle:
+        handle = driver.start(cfg)
+        self.append(handle)
+        return handle
+
+    def destroy_all(self, driver: Driver) -> None:
+        for handle in self:
+            driver.recover(handle)  # tasks of a killed client too
+            driver.destroy(handle)
+        self.clear()
+
+
+def sh(script: str) -> dict[str, Any]:
+    """A task config running `script` with /bin/sh."""
+    return {"command": "/bin/sh", "args": ["-c", script]}
+
+
+def read(path: str) -> str:
+    """A log or marker file's text; empty while it does not exist."""
+    return Path(path).read_text() if os.path.exists(path) else ""

@@ -10,7 +10,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,7 +17,14 @@ from controlplane.drivers.base import Driver, TaskConfig, TaskHandle
 from controlplane.drivers.cgroups import MIB, TaskCgroup
 from controlplane.drivers.exec import ExecDriver
 from controlplane.drivers.logrotate import log_indexes
-from tests.executor_support import require_isolation, require_tool, start_in_killed_client
+from tests.executor_support import (
+    StartedTasks,
+    read,
+    require_isolation,
+    require_tool,
+    sh,
+    start_in_killed_client,
+)
 from tests.waiting import wait_for
 
 MakeConfig = Callable[..., TaskConfig]
@@ -29,27 +35,11 @@ def driver() -> Iterator[ExecDriver]:
     require_isolation()
     drv = ExecDriver()
     yield drv
-    for handle in _started:
-        drv.recover(handle)  # tasks of a killed client too
-        drv.destroy(handle)
-    _started.clear()
+    _started.destroy_all(drv)
 
 
-_started: list[TaskHandle] = []
-
-
-def start(driver: ExecDriver, cfg: TaskConfig) -> TaskHandle:
-    handle = driver.start(cfg)
-    _started.append(handle)
-    return handle
-
-
-def sh(script: str) -> dict[str, Any]:
-    return {"command": "/bin/sh", "args": ["-c", script]}
-
-
-def read(path: str) -> str:
-    return Path(path).read_text() if os.path.exists(path) else ""
+_started = StartedTasks()
+start = _started.start
 
 
 def cgroup_of(handle: TaskHandle) -> TaskCgroup:

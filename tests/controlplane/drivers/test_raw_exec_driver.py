@@ -18,7 +18,7 @@ import pytest
 from controlplane.drivers.base import Driver, DriverError, TaskConfig, TaskHandle
 from controlplane.drivers.logrotate import MIB, log_indexes
 from controlplane.drivers.raw_exec import RawExecDriver
-from tests.executor_support import start_in_killed_client
+from tests.executor_support import StartedTasks, read, sh, start_in_killed_client
 from tests.waiting import wait_for
 
 MakeConfig = Callable[..., TaskConfig]
@@ -38,27 +38,11 @@ sys.stdout.buffer.write(msgspec.json.encode(RawExecDriver().start(cfg)))
 def driver() -> Iterator[RawExecDriver]:
     drv = RawExecDriver()
     yield drv
-    for handle in list(_started):
-        drv.recover(handle)  # tasks of the "other client" too
-        drv.destroy(handle)
-    _started.clear()
+    _started.destroy_all(drv)
 
 
-_started: list[TaskHandle] = []
-
-
-def start(driver: RawExecDriver, cfg: TaskConfig) -> TaskHandle:
-    handle = driver.start(cfg)
-    _started.append(handle)
-    return handle
-
-
-def sh(script: str) -> dict[str, Any]:
-    return {"command": "/bin/sh", "args": ["-c", script]}
-
-
-def read(path: str) -> str:
-    return Path(path).read_text() if os.path.exists(path) else ""
+_started = StartedTasks()
+start = _started.start
 
 
 def gone(pid: int) -> bool:
