@@ -77,6 +77,16 @@ class FSM:
             # native service catalog
             m.MsgType.SERVICE_UPSERT: self._service_upsert,
             m.MsgType.SERVICE_DELETE: self._service_delete,
+            # multi-tenancy: invariants are checked by the store (state/security.py)
+            m.MsgType.ACL_POLICY_UPSERT: self._acl_policy_upsert,
+            m.MsgType.ACL_POLICY_DELETE: self._acl_policy_delete,
+            m.MsgType.ACL_TOKEN_UPSERT: self._acl_token_upsert,
+            m.MsgType.ACL_TOKEN_DELETE: self._acl_token_delete,
+            m.MsgType.ACL_BOOTSTRAP: self._acl_bootstrap,
+            m.MsgType.NAMESPACE_UPSERT: self._namespace_upsert,
+            m.MsgType.NAMESPACE_DELETE: self._namespace_delete,
+            m.MsgType.QUOTA_UPSERT: self._quota_upsert,
+            m.MsgType.QUOTA_DELETE: self._quota_delete,
         }
 
     def apply(self, index: int, msg_type: int, payload: bytes) -> ApplyResult:
@@ -303,6 +313,44 @@ class FSM:
         deleted += self.store.delete_services_of_allocs(index, p.alloc_ids)
         return ApplyResult(index=index, data={"Deleted": deleted})
 
+    # -- multi-tenancy ---------------------------------------------------
+    def _acl_policy_upsert(self, index: int, p: m.ACLPolicyUpsert) -> ApplyResult:
+        self.store.upsert_acl_policies(index, p.policies)
+        return ApplyResult(index=index)
+
+    def _acl_policy_delete(self, index: int, p: m.DeleteByName) -> ApplyResult:
+        self.store.delete_acl_policies(index, p.names)
+        return ApplyResult(index=index)
+
+    def _acl_token_upsert(self, index: int, p: m.ACLTokenUpsert) -> ApplyResult:
+        return _checked(index, self.store.upsert_acl_tokens(index, p.tokens))
+
+    def _acl_token_delete(self, index: int, p: m.DeleteByName) -> ApplyResult:
+        self.store.delete_acl_tokens(index, p.names)
+        return ApplyResult(index=index)
+
+    def _acl_bootstrap(self, index: int, p: m.ACLBootstrap) -> ApplyResult:
+        return _checked(index, self.store.bootstrap_acl(index, p.token, p.reset_index))
+
+    def _namespace_upsert(self, index: int, p: m.NamespaceUpsert) -> ApplyResult:
+        return _checked(index, self.store.upsert_namespaces(index, p.namespaces))
+
+    def _namespace_delete(self, index: int, p: m.DeleteByName) -> ApplyResult:
+        return _checked(index, self.store.delete_namespaces(index, p.names))
+
+    def _quota_upsert(self, index: int, p: m.QuotaUpsert) -> ApplyResult:
+        self.store.upsert_quotas(index, p.quotas)
+        for listener in self.listeners:
+            listener.capacity_changed()  # a raised quota may unblock evaluations
+        return ApplyResult(index=index)
+
+    def _quota_delete(self, index: int, p: m.DeleteByName) -> ApplyResult:
+        error = self.store.delete_quotas(index, p.names)
+        if not error:
+            for listener in self.listeners:
+                listener.capacity_changed()
+        return _checked(index, error)
+
     # -- events ----------------------------------------------------------
     def _publish_events(self, index: int, mt: m.MsgType, msg: Any) -> None:
         # An event failure must not turn an applied entry into an error.
@@ -338,3 +386,10 @@ def _set_status(dep: Deployment, update: DeploymentStatusUpdate) -> Deployment:
 
 def _conflict(index: int, msg: str) -> ApplyResult:
     return ApplyResult(index=index, error=msg, error_status=409)
+
+
+def _checked(index: int, error: str) -> ApplyResult:
+    """A store write's verdict: "" applied, else refused as a bad request."""
+    if error:
+        return ApplyResult(index=index, error=error, error_status=400)
+    return ApplyResult(index=index)

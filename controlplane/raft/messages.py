@@ -14,6 +14,8 @@ from typing import Any
 import msgspec
 
 from controlplane.structs import (
+    ACLPolicy,
+    ACLToken,
     Allocation,
     AllocClientUpdate,
     Deployment,
@@ -21,7 +23,9 @@ from controlplane.structs import (
     DesiredTransition,
     Evaluation,
     Job,
+    Namespace,
     Node,
+    QuotaSpec,
     ServerMember,
     ServiceRegistration,
     Struct,
@@ -52,6 +56,16 @@ class MsgType(IntEnum):
     # -- native service catalog (structs/service.py) --
     SERVICE_UPSERT = 18
     SERVICE_DELETE = 19
+    # -- multi-tenancy (structs/security.py, state/security.py) --
+    ACL_POLICY_UPSERT = 20
+    ACL_POLICY_DELETE = 21
+    ACL_TOKEN_UPSERT = 22
+    ACL_TOKEN_DELETE = 23
+    ACL_BOOTSTRAP = 24
+    NAMESPACE_UPSERT = 25
+    NAMESPACE_DELETE = 26
+    QUOTA_UPSERT = 27
+    QUOTA_DELETE = 28
 
 
 class Noop(Struct, frozen=True):
@@ -219,6 +233,33 @@ class ServiceDelete(Struct, frozen=True):
     alloc_ids: list[str] = msgspec.field(default_factory=list)
 
 
+class ACLPolicyUpsert(Struct, frozen=True):
+    policies: list[ACLPolicy]
+
+
+class ACLTokenUpsert(Struct, frozen=True):
+    tokens: list[ACLToken]
+
+
+class ACLBootstrap(Struct, frozen=True):
+    token: ACLToken
+    reset_index: int = 0
+
+
+class NamespaceUpsert(Struct, frozen=True):
+    namespaces: list[Namespace]
+
+
+class QuotaUpsert(Struct, frozen=True):
+    quotas: list[QuotaSpec]
+
+
+class DeleteByName(Struct, frozen=True):
+    """Deletes of policies, tokens (by AccessorID), namespaces or quotas."""
+
+    names: list[str]
+
+
 PAYLOADS: dict[MsgType, type[Struct]] = {
     MsgType.NOOP: Noop,
     MsgType.JOB_REGISTER: JobRegister,
@@ -240,6 +281,15 @@ PAYLOADS: dict[MsgType, type[Struct]] = {
     MsgType.BATCH: Batch,
     MsgType.SERVICE_UPSERT: ServiceUpsert,
     MsgType.SERVICE_DELETE: ServiceDelete,
+    MsgType.ACL_POLICY_UPSERT: ACLPolicyUpsert,
+    MsgType.ACL_POLICY_DELETE: DeleteByName,
+    MsgType.ACL_TOKEN_UPSERT: ACLTokenUpsert,
+    MsgType.ACL_TOKEN_DELETE: DeleteByName,
+    MsgType.ACL_BOOTSTRAP: ACLBootstrap,
+    MsgType.NAMESPACE_UPSERT: NamespaceUpsert,
+    MsgType.NAMESPACE_DELETE: DeleteByName,
+    MsgType.QUOTA_UPSERT: QuotaUpsert,
+    MsgType.QUOTA_DELETE: DeleteByName,
 }
 
 _encoder = msgspec.msgpack.Encoder()

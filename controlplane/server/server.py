@@ -41,6 +41,7 @@ from controlplane.structs import (
     ServiceRegistration,
 )
 
+from .acl_endpoints import ACLEndpoints
 from .blocked_evals import BlockedEvals
 from .deployment_watcher import DeploymentWatcher
 from .drainer import NodeDrainer
@@ -48,7 +49,9 @@ from .eval_broker import EvalBroker
 from .gc import GarbageCollector
 from .heartbeats import Heartbeats, node_update_evals, rfc3339_now
 from .leader import LeadershipMonitor
+from .namespace_endpoints import NamespaceEndpoints
 from .plan_apply import PlanApplier
+from .quota_endpoints import QuotaEndpoints
 from .services import consul_warnings, format_warnings, validate_registrations
 from .worker import Worker
 
@@ -69,9 +72,11 @@ class ServerConfig:
     failover_grace_s: float = 30.0
     http_addr: str = ""
     bootstrap_expect: int = 1
+    # ACLs enforced on every endpoint (`acl { enabled = true }`, -acl-enabled)
+    acl_enabled: bool = False
 
 
-class Server(FSMListener):
+class Server(FSMListener, ACLEndpoints, NamespaceEndpoints, QuotaEndpoints):
     def __init__(self, cfg: ServerConfig) -> None:
         self.cfg = cfg
         self.store = StateStore()

@@ -16,13 +16,17 @@ import msgspec
 from controlplane.errors import ValidationError
 from controlplane.raft.messages import MsgType, RestoreState
 from controlplane.state import StateStore
-from controlplane.state.tables import Tables
+from controlplane.state.tables import TABLES, Tables
 from controlplane.structs import (
+    ACLPolicy,
+    ACLToken,
     Allocation,
     Deployment,
     Evaluation,
     Job,
+    Namespace,
     Node,
+    QuotaSpec,
     ServerMember,
     ServiceRegistration,
     Struct,
@@ -44,6 +48,12 @@ class StateArchive(Struct, frozen=True):
     deployments: list[Deployment] = msgspec.field(default_factory=list)
     servers: list[ServerMember] = msgspec.field(default_factory=list)
     services: list[ServiceRegistration] = msgspec.field(default_factory=list)
+    # multi-tenancy (added with issue 9; older archives simply lack them)
+    acl_policies: list[ACLPolicy] = msgspec.field(default_factory=list)
+    acl_tokens: list[ACLToken] = msgspec.field(default_factory=list)
+    acl_bootstrap_index: int = 0
+    namespaces: list[Namespace] = msgspec.field(default_factory=list)
+    quotas: list[QuotaSpec] = msgspec.field(default_factory=list)
 
 
 def save(store: StateStore) -> bytes:
@@ -58,6 +68,11 @@ def save(store: StateStore) -> bytes:
         deployments=list(t.deployments.values()),
         servers=list(t.servers.values()),
         services=list(t.services.values()),
+        acl_policies=list(t.acl_policies.values()),
+        acl_tokens=list(t.acl_tokens.values()),
+        acl_bootstrap_index=t.acl_bootstrap_index,
+        namespaces=list(t.namespaces.values()),
+        quotas=list(t.quotas.values()),
     )
     return MAGIC + zlib.compress(msgspec.msgpack.encode(archive), 6)
 
@@ -75,7 +90,7 @@ def load(data: bytes) -> StateArchive:
 def to_tables(archive: StateArchive, index: int) -> Tables:
     """The archive as store tables, every table stamped with the restoring entry."""
     versions = {(v[0].namespace, v[0].id): list(v) for v in archive.job_versions if v}
-    names = ("jobs", "nodes", "evals", "allocs", "deployments", "servers", "services")
+    names = (*TABLES, "servers")
     return Tables(
         index=max(index, archive.index),
         table_index=dict.fromkeys(names, index),
@@ -87,6 +102,12 @@ def to_tables(archive: StateArchive, index: int) -> Tables:
         deployments={d.id: d for d in archive.deployments},
         servers={m.raft_addr: m for m in archive.servers},
         services={r.id: r for r in archive.services},
+        acl_policies={p.name: p for p in archive.acl_policies},
+        acl_tokens={t.accessor_id: t for t in archive.acl_tokens},
+        acl_token_secrets={t.secret_id: t.accessor_id for t in archive.acl_tokens},
+        acl_bootstrap_index=archive.acl_bootstrap_index,
+        namespaces={n.name: n for n in archive.namespaces},
+        quotas={q.name: q for q in archive.quotas},
     )
 
 

@@ -21,6 +21,7 @@ from controlplane.structs import (
     TaskGroupSummary,
 )
 
+from .security import SecurityReads
 from .services import ServiceIndexes
 from .tables import Tables
 
@@ -40,7 +41,7 @@ _modify_index = attrgetter("modify_index")
 _group_status = attrgetter("task_group", "client_status")
 
 
-class Reads(ServiceIndexes):
+class Reads(ServiceIndexes, SecurityReads):
     """Query methods (the service catalog's in ServiceIndexes); subclasses
     provide `_t` and the secondary indexes."""
 

@@ -32,6 +32,7 @@ from . import deployments
 from .cow import COW_ALL, COW_INDEXES, CopyOnWrite
 from .notify import ChangeNotifier
 from .reads import Reads
+from .security import SecurityWrites
 from .services import Change, ServiceWrites
 from .tables import JOB_VERSIONS_KEPT, Tables
 
@@ -133,7 +134,7 @@ class StateSnapshot(_Indexed):
         return self
 
 
-class StateStore(_Indexed, ServiceWrites):
+class StateStore(_Indexed, ServiceWrites, SecurityWrites):
     def __init__(self) -> None:
         super().__init__(Tables())
         self.lock = threading.RLock()
@@ -157,6 +158,12 @@ class StateStore(_Indexed, ServiceWrites):
                 deployments=t.deployments,
                 servers=t.servers,
                 services=dict(t.services),
+                acl_policies=t.acl_policies,
+                acl_tokens=t.acl_tokens,
+                acl_token_secrets=t.acl_token_secrets,
+                acl_bootstrap_index=t.acl_bootstrap_index,
+                namespaces=t.namespaces,
+                quotas=t.quotas,
             )
             self._shared.update(COW_ALL)
             return StateSnapshot.of(self, shared)

@@ -10,18 +10,33 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, field
 
 from controlplane.structs import (
+    ACLPolicy,
+    ACLToken,
     Allocation,
     Deployment,
     Evaluation,
     Job,
+    Namespace,
     Node,
+    QuotaSpec,
     ServerMember,
     ServiceRegistration,
 )
 
 JobKey = tuple[str, str]
 
-TABLES = ("jobs", "nodes", "evals", "allocs", "deployments", "services")
+TABLES = (
+    "jobs",
+    "nodes",
+    "evals",
+    "allocs",
+    "deployments",
+    "services",
+    "acl_policies",
+    "acl_tokens",
+    "namespaces",
+    "quotas",
+)
 
 
 @dataclass
@@ -39,6 +54,15 @@ class Tables:
     servers: dict[str, ServerMember] = field(default_factory=dict)
     # registration ID -> native service registration (added with issue 7)
     services: dict[str, ServiceRegistration] = field(default_factory=dict)
+    # -- multi-tenancy (issue 9; state/security.py). Each dict is replaced
+    # whole on write, never mutated, so snapshots share them safely.
+    acl_policies: dict[str, ACLPolicy] = field(default_factory=dict)
+    # accessor ID -> token, and secret ID -> accessor ID
+    acl_tokens: dict[str, ACLToken] = field(default_factory=dict)
+    acl_token_secrets: dict[str, str] = field(default_factory=dict)
+    acl_bootstrap_index: int = 0
+    namespaces: dict[str, Namespace] = field(default_factory=dict)
+    quotas: dict[str, QuotaSpec] = field(default_factory=dict)
 
     def upgrade(self) -> Tables:
         """Fill tables a snapshot from an older version did not have."""

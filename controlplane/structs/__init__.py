@@ -68,10 +68,21 @@ from .plan import (
     PlanResult,
     SchedulerResult,
 )
+from .security import (
+    ACLPolicy,
+    ACLToken,
+    JobACL,
+    Namespace,
+    QuotaLimit,
+    QuotaSpec,
+    default_namespace,
+)
 from .service import CheckStatus, ServiceRegistration, registration_id
 
 __all__ = [
     "SEC",
+    "ACLPolicy",
+    "ACLToken",
     "Affinity",
     "AllocClientUpdate",
     "AllocDeploymentStatus",
@@ -96,11 +107,13 @@ __all__ = [
     "EphemeralDisk",
     "Evaluation",
     "Job",
+    "JobACL",
     "JobChildrenSummary",
     "JobListStub",
     "JobSummary",
     "LogConfig",
     "MigrateStrategy",
+    "Namespace",
     "NetworkResource",
     "Node",
     "NodeCpuResources",
@@ -115,6 +128,8 @@ __all__ = [
     "Plan",
     "PlanResult",
     "Port",
+    "QuotaLimit",
+    "QuotaSpec",
     "RescheduleEvent",
     "ReschedulePolicy",
     "RescheduleTracker",
@@ -136,6 +151,7 @@ __all__ = [
     "TaskState",
     "UpdateStrategy",
     "decode_json",
+    "default_namespace",
     "from_builtins",
     "nomad_name",
     "registration_id",
