@@ -11,7 +11,9 @@ with the same number of concurrent `submit_async` calls (group commit packs
 what arrives while entries are in flight). Then PLAN_APPLY entries carrying
 `--plan-allocs` allocations each: how many allocations one entry moves.
 
-    .venv/bin/python bench/raft.py [--writes 3000] [--writers 8] [--quick]
+    .venv/bin/python bench/raft.py [--writes 3000] [--writers 8] [--quick] [--encrypt]
+
+`--encrypt` runs both sides with a Raft encryption key (`serve -encrypt`).
 
 Ends with one line `RESULT ...`. Not a test.
 """
@@ -27,8 +29,9 @@ import sys
 import tempfile
 
 NODE = r"""
-import asyncio, sys, threading, time
+import asyncio, os, sys, threading, time
 role, me, others, data = sys.argv[1], sys.argv[2], sys.argv[3].split(","), sys.argv[4]
+password = os.environ.get("BENCH_RAFT_PASSWORD") or None
 writes, writers, plan_allocs = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
 from bench.raft import job_register, plan_apply
 if role == "raw":
@@ -37,7 +40,8 @@ if role == "raw":
     class Store(SyncObj):
         def __init__(self):
             self.n = 0
-            conf = _sync_conf(RaftConfig(self_addr=me, peers=others, data_dir=data))
+            conf = _sync_conf(RaftConfig(self_addr=me, peers=others, data_dir=data,
+                                         password=password))
             super().__init__(me, others, conf)
         @replicated
         def put(self, payload):
@@ -50,7 +54,8 @@ else:
     from controlplane.raft.messages import MsgType
     from controlplane.raft.node import RaftConfig, RaftNode
     from controlplane.state import StateStore
-    node = RaftNode(StateStore(), RaftConfig(self_addr=me, peers=others, data_dir=data))
+    node = RaftNode(StateStore(), RaftConfig(self_addr=me, peers=others, data_dir=data,
+                                             password=password))
     ready = lambda: node.is_ready() and bool(node.leader_addr())
 if writes == 0:
     time.sleep(3600)
@@ -161,7 +166,12 @@ def main() -> None:
     ap.add_argument("--writers", type=int, default=8)
     ap.add_argument("--plan-allocs", type=int, default=100)
     ap.add_argument("--quick", action="store_true", help="1,000 writes")
+    ap.add_argument("--encrypt", action="store_true", help="encrypt Raft traffic (a shared key)")
     args = ap.parse_args()
+    if args.encrypt:
+        from controlplane.agent.tls_certs import gossip_key
+
+        os.environ["BENCH_RAFT_PASSWORD"] = gossip_key()
     writes = 1000 if args.quick else args.writes
     ours = {line.split()[0]: line.split()[1:] for line in
             _group("ours", writes, args.writers, args.plan_allocs)}

@@ -23,12 +23,16 @@ from .capabilities import (
     SCALE_JOB,
     SUBMIT_JOB,
 )
-from .model import ACL, MANAGEMENT
+from .compile import compile_acl
+from .model import ACL, EMPTY, MANAGEMENT
+from .policy import Policy, parse
+from .resolve import ACLResolver
 
 __all__ = [
     "ACL",
     "ALLOC_LIFECYCLE",
     "DISPATCH_JOB",
+    "EMPTY",
     "LIST_JOBS",
     "MANAGEMENT",
     "PARSE_JOB",
@@ -38,4 +42,8 @@ __all__ = [
     "READ_LOGS",
     "SCALE_JOB",
     "SUBMIT_JOB",
+    "ACLResolver",
+    "Policy",
+    "compile_acl",
+    "parse",
 ]

@@ -3,6 +3,12 @@
 Built by compile.py from a token's policies; `MANAGEMENT` allows everything.
 Coarse (node/agent/operator/quota/plugin) levels are "deny", "read", "write"
 or "" (no rule: denied); "write" implies "read".
+
+Which namespace rule applies (Nomad's acl.go): a rule naming the namespace
+exactly wins; otherwise the matching glob with the fewest characters left
+over (`len(name) - len(glob) + count("*")`), ties to the lexically first
+glob. Only the chosen rule counts: `deny` on `*` does not take away what an
+exact `default` rule grants, but a `deny` in the chosen rule denies all.
 """
 
 from __future__ import annotations
@@ -10,10 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from .capabilities import DENY
+from .capabilities import ALL, DENY
 
 READ = "read"
 WRITE = "write"
+LIST = "list"
+ALL_NAMESPACES = "*"
 
 
 @dataclass(frozen=True)
@@ -25,15 +33,23 @@ class NamespaceRule:
 
 
 def _glob_specificity(pattern: str, name: str) -> int | None:
-    """How closely `pattern` matches `name` (higher wins), None if it does not.
-
-    Nomad picks the exact name first, else the matching glob with the fewest
-    characters left over after the match (its "closest glob")."""
+    """How closely `pattern` matches `name` (higher wins), None if it does not."""
     if pattern == name:
         return 1 << 30
-    if not fnmatchcase(name, pattern):
+    if "*" not in pattern or not fnmatchcase(name, pattern):
         return None
-    return -(len(name) - len(pattern.replace("*", "")))
+    return -(len(name) - len(pattern) + pattern.count("*"))
+
+
+def closest(rules: tuple[NamespaceRule, ...], name: str) -> NamespaceRule | None:
+    """The rule that governs `name` (rules are kept sorted by pattern, so a
+    tie goes to the lexically first glob, as Nomad's radix-tree walk)."""
+    best: tuple[int, NamespaceRule] | None = None
+    for rule in rules:
+        score = _glob_specificity(rule.pattern, name)
+        if score is not None and (best is None or score > best[0]):
+            best = (score, rule)
+    return None if best is None else best[1]
 
 
 def _level_allows(level: str, want: str) -> bool:
@@ -53,32 +69,56 @@ class ACL:
     plugin: str = ""
     # variables: (namespace glob, path glob) -> capabilities (issue 10)
     variables: tuple[tuple[str, str, frozenset[str]], ...] = field(default=())
+    host_volumes: tuple[NamespaceRule, ...] = ()
+    # the policies this ACL was compiled from (a token may read those)
+    policies: tuple[str, ...] = ()
+    # namespace -> capabilities, filled on first use (the ACL is shared by
+    # every request of a token, so each namespace is matched once)
+    _memo: dict[str, frozenset[str]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     def is_management(self) -> bool:
         return self.management
 
     # -- namespaces --------------------------------------------------------
     def namespace_capabilities(self, namespace: str) -> frozenset[str]:
-        """The capabilities of the most specific rule matching `namespace`."""
+        """The capabilities of the rule governing `namespace` (empty if denied)."""
         if self.management:
-            from .capabilities import ALL
-
             return ALL - {DENY}
-        best: tuple[int, frozenset[str]] | None = None
-        for rule in self.namespaces:
-            score = _glob_specificity(rule.pattern, namespace)
-            if score is not None and (best is None or score > best[0]):
-                best = (score, rule.capabilities)
-        if best is None or DENY in best[1]:
-            return frozenset()
-        return best[1]
+        found = self._memo.get(namespace)
+        if found is None:
+            rule = closest(self.namespaces, namespace)
+            found = frozenset() if rule is None or DENY in rule.capabilities else rule.capabilities
+            if len(self._memo) < 1024:
+                self._memo[namespace] = found
+        return found
 
     def allow_namespace_operation(self, namespace: str, capability: str) -> bool:
+        """`capability` in `namespace`; for `*`, in any namespace (Nomad's sentinel)."""
+        if self.management:
+            return True
+        if namespace == ALL_NAMESPACES:
+            return any(
+                DENY not in r.capabilities and capability in r.capabilities for r in self.namespaces
+            )
         return capability in self.namespace_capabilities(namespace)
 
     def allow_namespace(self, namespace: str) -> bool:
         """Any capability at all in `namespace` (enough to see that it exists)."""
+        if self.management:
+            return True
+        if namespace == ALL_NAMESPACES:
+            return any(r.capabilities and DENY not in r.capabilities for r in self.namespaces)
         return bool(self.namespace_capabilities(namespace))
+
+    def allow_host_volume_operation(self, volume: str, capability: str) -> bool:
+        if self.management:
+            return True
+        rule = closest(self.host_volumes, volume)
+        return (
+            rule is not None and DENY not in rule.capabilities and capability in rule.capabilities
+        )
 
     # -- coarse rules ------------------------------------------------------
     def _coarse(self, level: str, want: str) -> bool:
@@ -108,5 +148,13 @@ class ACL:
     def allow_quota_write(self) -> bool:
         return self._coarse(self.quota, WRITE)
 
+    def allow_plugin_read(self) -> bool:
+        return self._coarse(self.plugin, READ)
+
+    def allow_plugin_list(self) -> bool:
+        return self.management or self.plugin in (LIST, READ, WRITE)
+
 
 MANAGEMENT = ACL(management=True)
+EMPTY = ACL()
+"""No capability at all: an anonymous request without an anonymous policy."""

@@ -41,6 +41,9 @@ class Agent:
         self._rpc: HTTPServerRPC | None = None
         self._http: uvicorn.Server | None = None
         self._http_thread: threading.Thread | None = None
+        # set when a part the agent cannot run without (the HTTP API) died
+        self.fatal = threading.Event()
+        self._shutting_down = False
         self._tmp_dir: str | None = None
         self._drivers: dict[str, Driver] = {}
         self._started_at = time.monotonic()
@@ -62,6 +65,7 @@ class Agent:
                         self_addr=cfg.rpc_addr,
                         peers=[p for p in cfg.retry_join if p != cfg.rpc_addr],
                         data_dir=None if cfg.dev else cfg.data_dir,
+                        password=cfg.encrypt or None,
                     ),
                     num_workers=cfg.num_schedulers,
                     min_heartbeat_ttl_s=cfg.min_heartbeat_ttl_s,
@@ -69,6 +73,7 @@ class Agent:
                     heartbeat_grace_s=cfg.heartbeat_grace_s,
                     http_addr=cfg.http_addr,
                     bootstrap_expect=cfg.bootstrap_expect,
+                    acl_enabled=cfg.acl_enabled,
                 )
             )
         self._start_http(sock)
@@ -76,7 +81,7 @@ class Agent:
             self._start_client()
 
     def _start_http(self, sock: socket.socket) -> None:
-        app = build_app(self)
+        app = build_app(self, max_body_bytes=self.config.http_max_body_bytes)
         self._http = uvicorn.Server(
             uvicorn.Config(
                 app,
@@ -84,12 +89,25 @@ class Agent:
                 lifespan="off",
                 access_log=False,
                 timeout_graceful_shutdown=1,
+                **self.config.tls.uvicorn_kwargs(),
             )
         )
         http = self._http
-        self._http_thread = threading.Thread(
-            target=lambda: http.run(sockets=[sock]), name="http", daemon=True
-        )
+
+        def serve() -> None:
+            try:
+                http.run(sockets=[sock])
+            except BaseException:
+                log.exception("agent: the HTTP server crashed")
+                raise
+            finally:
+                # an API that stops answering while the process lives on looks
+                # like a dead agent to everyone: say so, and let `serve` exit
+                if not self._shutting_down:
+                    log.error("agent: the HTTP server stopped unexpectedly")
+                    self.fatal.set()
+
+        self._http_thread = threading.Thread(target=serve, name="http", daemon=True)
         self._http_thread.start()
         deadline = time.monotonic() + 10
         while not http.started:
@@ -105,7 +123,7 @@ class Agent:
             data_dir = self._tmp_dir
         servers = cfg.servers or [cfg.http_addr]
         self._drivers = builtin_drivers()
-        self._rpc = HTTPServerRPC(servers)
+        self._rpc = HTTPServerRPC(servers, scheme=cfg.tls.scheme, verify=cfg.tls.client_verify())
         self.client = ClientAgent(
             ClientConfig(
                 data_dir=Path(data_dir),
@@ -115,6 +133,7 @@ class Agent:
                 region=cfg.region,
                 advertise_ip=cfg.bind,
                 http_addr=cfg.http_addr,
+                tls_enabled=cfg.tls.http,
                 meta=dict(cfg.meta),
             ),
             self._rpc,
@@ -135,6 +154,7 @@ class Agent:
         return True
 
     def shutdown(self) -> None:
+        self._shutting_down = True
         cfg = self.config
         if self.server is not None:
             # long polls (the local client's among them) return now

@@ -7,6 +7,9 @@ HCL file is applied first, flags on top.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
+import io
 import logging
 import signal
 import sys
@@ -22,6 +25,12 @@ DESCRIPTION = """Run a nomadtui agent: a server, a client, or both (-dev).
   nomadtui serve -dev                                   server + client, in memory
   nomadtui serve -server -data-dir /var/lib/nomadtui    a server keeping state on disk
   nomadtui serve -client -servers 127.0.0.1:4646 -data-dir /var/lib/nomadtui-client
+
+TLS on the HTTP API (certificates from 'nomadtui tls ca create' / 'tls cert create'):
+
+  nomadtui serve -server -data-dir D -tls-ca-file nomad-agent-ca.pem \\
+      -tls-cert-file global-server-nomad.pem -tls-key-file global-server-nomad-key.pem \\
+      -tls-verify-https-client -encrypt "$(nomadtui operator gossip keyring generate)"
 """
 
 
@@ -35,7 +44,10 @@ def build_parser(prog: str = "nomadtui serve") -> argparse.ArgumentParser:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         prefix_chars="-",
+        add_help=False,
     )
+    # Nomad spells it -help; argparse alone would read that as -h "elp"
+    p.add_argument("-h", "-help", "--help", action="help", help="show this help and exit")
     p.add_argument(
         "-dev",
         "--dev",
@@ -97,6 +109,63 @@ def build_parser(prog: str = "nomadtui serve") -> argparse.ArgumentParser:
         help="server: number of servers to expect",
     )
     p.add_argument(
+        "-encrypt",
+        "--encrypt",
+        dest="encrypt",
+        default=None,
+        metavar="KEY",
+        help="server: shared key encrypting Raft traffic between servers (base64 of 32 "
+        "bytes, 'nomadtui operator gossip keyring generate'); a server with another "
+        "key cannot join",
+    )
+    p.add_argument(
+        "-tls-http",
+        "--tls-http",
+        dest="tls_http",
+        action="store_true",
+        help="serve the HTTP API over TLS (tls { http = true }); implied by -tls-cert-file",
+    )
+    p.add_argument(
+        "-tls-ca-file",
+        "--tls-ca-file",
+        dest="tls_ca_file",
+        default=None,
+        metavar="FILE",
+        help="CA certificate (PEM) that signed the agents' certificates (tls.ca_file)",
+    )
+    p.add_argument(
+        "-tls-cert-file",
+        "--tls-cert-file",
+        dest="tls_cert_file",
+        default=None,
+        metavar="FILE",
+        help="this agent's certificate (PEM) for HTTPS and its calls to other agents "
+        "(tls.cert_file)",
+    )
+    p.add_argument(
+        "-tls-key-file",
+        "--tls-key-file",
+        dest="tls_key_file",
+        default=None,
+        metavar="FILE",
+        help="private key (PEM) of -tls-cert-file (tls.key_file)",
+    )
+    p.add_argument(
+        "-tls-verify-https-client",
+        "--tls-verify-https-client",
+        dest="tls_verify_https_client",
+        action="store_true",
+        help="require HTTPS callers to present a certificate signed by -tls-ca-file "
+        "(tls.verify_https_client)",
+    )
+    p.add_argument(
+        "-acl-enabled",
+        "--acl-enabled",
+        dest="acl_enabled",
+        action="store_true",
+        help="enforce ACLs: every request needs a token with the rights for it (acl.enabled)",
+    )
+    p.add_argument(
         "-log-level",
         "--log-level",
         dest="log_level",
@@ -131,6 +200,19 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         cfg.servers = _csv(args.servers)
     if args.retry_join:
         cfg.retry_join = _csv(args.retry_join)
+    cfg.acl_enabled = cfg.acl_enabled or args.acl_enabled
+    if args.encrypt is not None:
+        cfg.encrypt = args.encrypt
+    tls = cfg.tls
+    for attr, value in (
+        ("ca_file", args.tls_ca_file),
+        ("cert_file", args.tls_cert_file),
+        ("key_file", args.tls_key_file),
+    ):
+        if value is not None:
+            setattr(tls, attr, value)
+    tls.http = tls.http or args.tls_http or args.tls_cert_file is not None
+    tls.verify_https_client = tls.verify_https_client or args.tls_verify_https_client
     return cfg
 
 
@@ -139,9 +221,11 @@ def banner(cfg: AgentConfig) -> str:
         ("Advertise Addrs", f"HTTP: {cfg.http_addr}; RPC: {cfg.rpc_addr}"),
         ("Bind Addrs", f"HTTP: {cfg.http_addr}; RPC: {cfg.rpc_addr}"),
         ("Client", str(cfg.client or cfg.dev).lower()),
+        ("Raft Encryption", str(bool(cfg.encrypt)).lower()),
         ("Log Level", cfg.log_level.upper()),
         ("Region", f"{cfg.region} (DC: {cfg.datacenter})"),
         ("Server", str(cfg.server or cfg.dev).lower()),
+        ("TLS", f"HTTP: {str(cfg.tls.http).lower()}"),
         ("Version", __version__),
     ]
     width = max(len(k) for k, _ in rows) + 7
@@ -152,6 +236,9 @@ def banner(cfg: AgentConfig) -> str:
 
 def serve_main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    # a crash in C code (or a deadlock dumped with SIGABRT) leaves a trace
+    with contextlib.suppress(io.UnsupportedOperation, ValueError):
+        faulthandler.enable()  # not when stderr is no real file (embedded, captured)
     from .agent import Agent
 
     try:
@@ -182,7 +269,16 @@ def serve_main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)
+
+    def watch_fatal() -> None:
+        agent.fatal.wait()
+        stop.set()
+
+    threading.Thread(target=watch_fatal, name="fatal-watch", daemon=True).start()
     stop.wait()
     print("==> Gracefully shutting down agent...", flush=True)
     agent.shutdown()
+    if agent.fatal.is_set():
+        print("==> Agent stopped after a fatal error (see the log above)", file=sys.stderr)
+        return 1
     return 0

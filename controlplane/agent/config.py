@@ -18,6 +18,8 @@ from hcl2.utils import SerializationOptions
 from controlplane.errors import ValidationError
 from controlplane.jobspec.durations import parse_duration
 
+from .tls import TLSConfig, check_encrypt_key
+
 
 @dataclass
 class AgentConfig:
@@ -44,6 +46,14 @@ class AgentConfig:
     min_heartbeat_ttl_s: float = 10.0
     max_heartbeats_per_second: float = 50.0
     heartbeat_grace_s: float = 10.0
+    # server { encrypt }: shared key encrypting Raft traffic between servers
+    encrypt: str = ""
+    tls: TLSConfig = field(default_factory=TLSConfig)
+    # acl { enabled = true } / -acl-enabled: every request needs a token's rights
+    acl_enabled: bool = False
+    # limits { http_max_body_bytes } (our extension of Nomad's limits block):
+    # larger request bodies get 413; snapshot restores have their own limit
+    http_max_body_bytes: int = 8 << 20
     log_level: str = "INFO"
 
     @property
@@ -57,6 +67,8 @@ class AgentConfig:
     def public(self) -> dict[str, Any]:
         """The config as /v1/agent/self shows it."""
         data = asdict(self)
+        # a secret: shown as set or not, never its value
+        data["encrypt"] = bool(self.encrypt)
         data["http_addr"] = self.http_addr
         data["rpc_addr"] = self.rpc_addr
         return data
@@ -77,6 +89,9 @@ class AgentConfig:
                     f"{self.bootstrap_expect - 1} servers' Raft addresses in -retry-join "
                     f"(got {len(others)})"
                 )
+        if self.encrypt:
+            check_encrypt_key(self.encrypt)
+        self.tls.check()
 
 
 def load_config_file(path: str, cfg: AgentConfig) -> AgentConfig:
@@ -133,6 +148,29 @@ def load_config_file(path: str, cfg: AgentConfig) -> AgentConfig:
             setattr(cfg, attr, _seconds(server[key], f"server.{key}"))
     if "max_heartbeats_per_second" in server:
         cfg.max_heartbeats_per_second = float(server["max_heartbeats_per_second"])
+    if server.get("encrypt"):
+        cfg.encrypt = str(server["encrypt"])
+    tls = block(data, "tls")
+    if "http" in tls:
+        cfg.tls.http = _bool(tls["http"], "tls.http")
+    for key in ("ca_file", "cert_file", "key_file"):
+        if key in tls:
+            setattr(cfg.tls, key, str(tls[key]))
+    if "verify_https_client" in tls:
+        cfg.tls.verify_https_client = _bool(tls["verify_https_client"], "tls.verify_https_client")
+    limits = block(data, "limits")
+    if "http_max_body_bytes" in limits:
+        try:
+            cfg.http_max_body_bytes = int(limits["http_max_body_bytes"])
+        except (TypeError, ValueError):
+            raise ValidationError(
+                f"{path}: limits.http_max_body_bytes must be a number of bytes"
+            ) from None
+        if cfg.http_max_body_bytes <= 0:
+            raise ValidationError(f"{path}: limits.http_max_body_bytes must be positive")
+    acl = block(data, "acl")
+    if "enabled" in acl:
+        cfg.acl_enabled = _bool(acl["enabled"], "acl.enabled")
     client = block(data, "client")
     if client.get("enabled"):
         cfg.client = True
@@ -143,6 +181,17 @@ def load_config_file(path: str, cfg: AgentConfig) -> AgentConfig:
     if client.get("meta"):
         cfg.meta = {str(k): str(v) for k, v in block(client, "meta").items()}
     return cfg
+
+
+def _bool(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0"):
+        return False
+    raise ValidationError(f"{where}: expected a boolean, got {value!r}")
 
 
 def _seconds(value: Any, where: str) -> float:

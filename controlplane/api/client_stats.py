@@ -5,7 +5,9 @@ GET /v1/client/stats[?node_id=]              HostStats of the node
 GET /v1/client/allocation/:id/stats          AllocResourceUsage of the alloc
 
 On another agent (a server) the request is proxied to the HTTP address of
-the node concerned, as logs are (client_fs.py). Measuring is
+the node concerned, as logs are (client_fs.py), with the caller's token.
+An allocation's stats need read-job in its namespace, checked on the agent
+that answers (host stats: node:read, the route guard's). Measuring is
 controlplane/client/stats.py's job; this module only routes and serialises.
 """
 
@@ -18,11 +20,17 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
+from controlplane.acl import READ_JOB
 from controlplane.client.agent import ClientAgent
 from controlplane.client.stats import StatsCollector
 from controlplane.errors import InternalError, NotFound, ValidationError
 
-from .common import agent_of, json_response
+from .common import (
+    agent_of,
+    auth_headers,
+    json_response,
+    require_namespace,
+)
 
 PROXY_TIMEOUT_S = 30.0
 
@@ -62,24 +70,31 @@ async def alloc_stats(request: Request) -> Response:
     client = agent.client
     runner = client.runner(alloc_id) if client is not None else None
     if client is not None and runner is not None:
+        require_namespace(request, runner.alloc.namespace, READ_JOB)
         data = await asyncio.to_thread(_collector(client).alloc_stats, runner)
         return json_response(request, data)
     server = agent.server
     alloc = server.store.alloc_by_id(alloc_id) if server is not None else None
     if alloc is None or server is None:
         raise NotFound(f'Unknown allocation "{alloc_id}"')
+    require_namespace(request, alloc.namespace, READ_JOB)
     node = server.store.node_by_id(alloc.node_id)
     return await _proxy(request, node.http_addr if node else "", f"allocation {alloc_id[:8]}")
 
 
 async def _proxy(request: Request, http_addr: str, what: str) -> Response:
     """Forward the GET to the agent at `http_addr` (never to this agent itself)."""
-    if not http_addr or http_addr == agent_of(request).config.http_addr:
+    config = agent_of(request).config
+    if not http_addr or http_addr == config.http_addr:
         raise NotFound(f"no client agent serves {what}")
-    url = f"http://{http_addr}{request.url.path}"
-    async with httpx.AsyncClient(timeout=PROXY_TIMEOUT_S) as client:
+    url = f"{config.tls.url(http_addr)}{request.url.path}"
+    async with httpx.AsyncClient(
+        timeout=PROXY_TIMEOUT_S, verify=config.tls.client_verify()
+    ) as client:
         try:
-            upstream = await client.get(url, params=request.query_params)
+            upstream = await client.get(
+                url, params=request.query_params, headers=auth_headers(request)
+            )
         except httpx.TransportError as exc:
             raise InternalError(
                 f"client agent of {what} unreachable at {http_addr}: {exc}"

@@ -17,8 +17,10 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from controlplane.errors import ValidationError
+from controlplane.acl import ACL, MANAGEMENT, READ_JOB
+from controlplane.errors import PermissionDenied, ValidationError
 from controlplane.jobspec import parse_duration
+from controlplane.jobspec.limits import MAX_NESTING_DEPTH, json_depth, nesting_message
 
 if TYPE_CHECKING:
     from controlplane.agent.agent import Agent
@@ -88,6 +90,45 @@ def namespace_of(request: Request) -> str:
     return request.query_params.get("namespace") or "default"
 
 
+# -- ACL checks (the token was resolved by the ACL middleware) ------------
+def acl_of(request: Request) -> ACL:
+    """The request's ACL; everything is allowed when ACLs are disabled."""
+    acl: ACL | None = request.scope.get("state", {}).get("acl")
+    return MANAGEMENT if acl is None else acl
+
+
+def auth_headers(request: Request) -> dict[str, str]:
+    """The caller's token headers, for a request proxied to another agent
+    (which checks the token itself)."""
+    return {
+        k: v for k, v in request.headers.items() if k.lower() in ("x-nomad-token", "authorization")
+    }
+
+
+def require(allowed: bool) -> None:
+    if not allowed:
+        raise PermissionDenied()
+
+
+def require_namespace(request: Request, namespace: str, capability: str) -> None:
+    """403 unless the token has `capability` in `namespace`."""
+    require(acl_of(request).allow_namespace_operation(namespace, capability))
+
+
+def namespace_filter(request: Request, capability: str = READ_JOB) -> Callable[[str], bool]:
+    """Which namespaces a list request sees: `?namespace=` (default
+    `default`), or with `*` every namespace where the token has `capability`.
+    A named namespace the token may not read is a 403, as Nomad's."""
+    ns = namespace_of(request)
+    acl = acl_of(request)
+    if ns == "*":
+        if acl.is_management():
+            return lambda _ns: True
+        return lambda candidate: acl.allow_namespace_operation(candidate, capability)
+    require(acl.allow_namespace_operation(ns, capability))
+    return lambda candidate: candidate == ns
+
+
 def blocking_params(request: Request) -> tuple[int, float]:
     raw_index = request.query_params.get("index")
     min_index = 0
@@ -140,14 +181,22 @@ async def blocking_query(
     return json_response(request, data, index=index)
 
 
+_TOO_DEEP = nesting_message("body")
+
+
 async def read_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         raise ValidationError("Request body is empty")
     try:
         data = json.loads(raw)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValidationError(f"Failed to decode request body: {exc}") from None
+    except RecursionError:  # deeper than the decoder's own stack
+        raise ValidationError(f"Failed to decode request body: {_TOO_DEEP}") from None
+    # handlers and the job decoder recurse over bodies: bound them first
+    if json_depth(data) > MAX_NESTING_DEPTH:
+        raise ValidationError(f"Failed to decode request body: {_TOO_DEEP}")
     if not isinstance(data, dict):
         raise ValidationError("Request body must be a JSON object")
     return data

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from controlplane.errors import NoLeader
 
-from .common import server_of
+from .common import agent_of, server_of
 
 TIMEOUT_S = 10.0
 
@@ -27,11 +27,12 @@ async def to_leader(request: Request) -> Response | None:
     if not leader:
         raise NoLeader("No cluster leader")
     body = await request.body()
-    async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
+    tls = agent_of(request).config.tls
+    async with httpx.AsyncClient(timeout=TIMEOUT_S, verify=tls.client_verify()) as client:
         try:
             upstream = await client.request(
                 request.method,
-                f"http://{leader}{request.url.path}",
+                f"{tls.url(leader)}{request.url.path}",
                 params=request.query_params,
                 content=body,
                 headers={

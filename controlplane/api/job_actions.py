@@ -1,21 +1,44 @@
-"""Job action routes: /v1/job/:id/{plan,scale,revert,stable,evaluate} (API.md §2.1)."""
+"""Job action routes: /v1/job/:id/{plan,scale,revert,stable,evaluate} (API.md §2.1).
+
+Capabilities are checked in the request's namespace before the job is read:
+reading the scale status needs read-job-scaling, scaling scale-job (or
+submit-job, as Nomad), everything else submit-job.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from controlplane.acl import READ_JOB, READ_JOB_SCALING, SCALE_JOB, SUBMIT_JOB
 from controlplane.errors import MethodNotAllowed, ValidationError
 from controlplane.server import job_actions
 
-from .common import get_ci, json_response, read_body, server_of
+from .common import acl_of, get_ci, json_response, read_body, require, server_of
 
 WRITE_SUFFIXES = ("plan", "scale", "revert", "stable", "evaluate")
 
 
+def int_field(body: dict[str, Any], key: str) -> int:
+    """An optional integer body field (0 when absent or null); 400 for any other type."""
+    value = get_ci(body, key)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{key} must be an integer")
+    return value
+
+
 async def job_action(request: Request, job_id: str, ns: str, suffix: str) -> Response:
     server = server_of(request)
+    acl = acl_of(request)
     if suffix == "scale" and request.method == "GET":
+        require(
+            acl.allow_namespace_operation(ns, READ_JOB_SCALING)
+            or acl.allow_namespace_operation(ns, READ_JOB)
+        )
         return json_response(
             request,
             server.store.read(lambda s: job_actions.scale_status(server, ns, job_id)),
@@ -23,6 +46,13 @@ async def job_action(request: Request, job_id: str, ns: str, suffix: str) -> Res
         )
     if request.method not in ("PUT", "POST"):
         raise MethodNotAllowed()
+    if suffix == "scale":
+        require(
+            acl.allow_namespace_operation(ns, SCALE_JOB)
+            or acl.allow_namespace_operation(ns, SUBMIT_JOB)
+        )
+    elif suffix != "plan":  # a plan is checked in the namespace its job names
+        require(acl.allow_namespace_operation(ns, SUBMIT_JOB))
     if suffix == "evaluate":
         out = await job_actions.evaluate_job(server, ns, job_id)
         return json_response(request, out, index=out["Index"])
@@ -34,6 +64,7 @@ async def job_action(request: Request, job_id: str, ns: str, suffix: str) -> Res
         if job.id != job_id:
             raise ValidationError("Job ID does not match")
         job = job.replace(namespace=request.query_params.get("namespace") or job.namespace)
+        require(acl.allow_namespace_operation(job.namespace, SUBMIT_JOB))
         # Nomad's server always diffs plans contextually (unchanged fields as None)
         out = await job_actions.plan_job(
             server, job, bool(get_ci(body, "Diff", False)), contextual=True
@@ -41,6 +72,8 @@ async def job_action(request: Request, job_id: str, ns: str, suffix: str) -> Res
         return json_response(request, out, index=out["Index"])
     if suffix == "scale":
         target = get_ci(body, "Target") or {}
+        if not isinstance(target, dict):
+            raise ValidationError("Target must be an object")
         count = get_ci(body, "Count")
         if count is not None and not isinstance(count, int):
             raise ValidationError("Count must be an integer")
@@ -55,7 +88,7 @@ async def job_action(request: Request, job_id: str, ns: str, suffix: str) -> Res
             group,
             count,
             enforce_index=bool(get_ci(body, "EnforceIndex", False)),
-            job_modify_index=int(get_ci(body, "JobModifyIndex") or 0),
+            job_modify_index=int_field(body, "JobModifyIndex"),
         )
         return json_response(request, out, index=out["Index"])
     if get_ci(body, "JobID") != job_id:

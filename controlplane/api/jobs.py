@@ -1,30 +1,39 @@
 """Job routes: /v1/jobs, /v1/jobs/parse and /v1/job/:id[/suffix] (API.md §2.1).
 
 Job IDs may contain `/`, so `/v1/job/...` dispatches on the path suffix.
+Every route checks the token's capability in the job's namespace before it
+looks anything up (Nomad's order), so a denied job is never found or missed.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from controlplane import jobdiff, jobspec
+from controlplane.acl import LIST_JOBS, PARSE_JOB, READ_JOB, SUBMIT_JOB
 from controlplane.errors import MethodNotAllowed, NotFound, ValidationError
+from controlplane.server.namespace_endpoints import check_job_namespace
 from controlplane.state import StateStore
 from controlplane.structs import Job, to_builtins
 
 from .common import (
+    acl_of,
     blocking_query,
     get_ci,
     json_response,
+    namespace_filter,
     namespace_of,
     query_bool,
     read_body,
+    require,
+    require_namespace,
     server_of,
 )
-from .job_actions import WRITE_SUFFIXES, job_action
+from .job_actions import WRITE_SUFFIXES, int_field, job_action
 from .stubs import alloc_stub_cache, job_stub
 
 _SUFFIXES = ("allocations", "evaluations", "summary", "deployment", "deployments", "versions")
@@ -35,26 +44,39 @@ async def jobs_list(request: Request) -> Response:
     if request.method in ("PUT", "POST"):
         return await _register(request, None)
     ns = namespace_of(request)
+    visible = namespace_filter(request, LIST_JOBS)
     prefix = request.query_params.get("prefix", "")
 
     return await blocking_query(
         request,
         server.store,
         ("jobs", "allocs", "evals"),
-        lambda s: [job_stub(s, j) for j in s.jobs(ns, prefix)],
+        lambda s: [job_stub(s, j) for j in s.jobs(ns, prefix) if visible(j.namespace)],
     )
 
 
 async def jobs_parse(request: Request) -> Response:
+    ns, acl = namespace_of(request), acl_of(request)
+    require(
+        acl.allow_namespace_operation(ns, PARSE_JOB)
+        or acl.allow_namespace_operation(ns, SUBMIT_JOB)
+    )
     body = await read_body(request)
     text = get_ci(body, "JobHCL")
     if not text:
         raise ValidationError("Job spec is empty")
+    if not isinstance(text, str):
+        raise ValidationError("JobHCL must be a string")
+    canonical = bool(get_ci(body, "Canonicalize", False))
+
+    def parse() -> Any:
+        if canonical:
+            return to_builtins(jobspec.parse_job(text, "<input>"))
+        return jobspec.parse_job_api(text, "<input>")
+
     try:
-        if get_ci(body, "Canonicalize", False):
-            data: Any = to_builtins(jobspec.parse_job(text, "<input>"))
-        else:
-            data = jobspec.parse_job_api(text, "<input>")
+        # HCL parses at ~70 KiB/s: a large file must not stall the event loop
+        data = await asyncio.to_thread(parse)
     except ValidationError as exc:
         raise ValidationError(f"Failed to parse job: {exc}") from None
     return json_response(request, data)
@@ -78,12 +100,15 @@ async def _register(request: Request, path_id: str | None) -> Response:
         raise ValidationError("Job ID hasn't been provided")
     if path_id is not None and job.id != path_id:
         raise ValidationError("Job ID does not match name")
+    # Nomad's namespaceForJob: ?namespace=, then the request's Namespace, then the job's
     ns = request.query_params.get("namespace") or get_ci(body, "Namespace") or job.namespace
     job = job.replace(namespace=ns or "default")
+    require_namespace(request, job.namespace, SUBMIT_JOB)
+    check_job_namespace(server.store, job)
     out = await server.register_job(
         job,
         enforce_index=bool(get_ci(body, "EnforceIndex", False)),
-        job_modify_index=int(get_ci(body, "JobModifyIndex", 0) or 0),
+        job_modify_index=int_field(body, "JobModifyIndex"),
     )
     return json_response(request, out, index=out["Index"])
 
@@ -100,17 +125,20 @@ async def job_item(request: Request) -> Response:
     store = server.store
     if suffix == "":
         if request.method == "GET":
+            require_namespace(request, ns, READ_JOB)
             return await blocking_query(
                 request, store, ("jobs", "allocs", "evals"), lambda s: _job_or_404(s, ns, job_id)
             )
         if request.method in ("PUT", "POST"):
             return await _register(request, job_id)
         if request.method == "DELETE":
+            require_namespace(request, ns, SUBMIT_JOB)
             out = await server.deregister_job(ns, job_id, purge=query_bool(request, "purge"))
             return json_response(request, out, index=out["Index"])
         raise MethodNotAllowed()
     if request.method != "GET":
         raise MethodNotAllowed()
+    require_namespace(request, ns, READ_JOB)
     if suffix == "allocations":
         return await blocking_query(
             request,

@@ -13,10 +13,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from controlplane.acl import ALLOC_LIFECYCLE
 from controlplane.errors import ValidationError
 from controlplane.server import node_actions as actions
 
-from .common import get_ci, json_response, query_bool, read_body, server_of
+from .common import get_ci, json_response, query_bool, read_body, require_namespace, server_of
 
 
 async def eligibility(request: Request) -> Response:
@@ -66,6 +67,10 @@ async def drain(request: Request) -> Response:
 
 
 async def alloc_stop(request: Request) -> Response:
+    # alloc-lifecycle in the allocation's namespace (an unknown one: the action's 404)
+    alloc = server_of(request).store.alloc_by_id(request.path_params["alloc_id"])
+    if alloc is not None:
+        require_namespace(request, alloc.namespace, ALLOC_LIFECYCLE)
     out = await actions.stop_alloc(
         server_of(request),
         request.path_params["alloc_id"],

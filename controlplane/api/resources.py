@@ -1,4 +1,10 @@
-"""Read routes for nodes, allocations, evaluations and deployments (API.md §2.2-2.5)."""
+"""Read routes for nodes, allocations, evaluations and deployments (API.md §2.2-2.5).
+
+Allocations, evaluations and deployments are namespaced: lists show only
+the namespaces `?namespace=` selects and the token may read-job in (so a
+`?prefix=` never matches another namespace's objects); one object is loaded
+first and then needs read-job in its own namespace (403, as Nomad).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,20 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from controlplane.acl import READ_JOB
 from controlplane.errors import NotFound
 from controlplane.state import StateStore
-from controlplane.structs import Allocation, AllocListStub
+from controlplane.structs import Allocation, AllocListStub, Evaluation
 
-from .common import blocking_query, namespace_of, query_bool, server_of
+from .common import (
+    acl_of,
+    blocking_query,
+    namespace_filter,
+    namespace_of,
+    query_bool,
+    require_namespace,
+    server_of,
+)
 from .stubs import alloc_stub_cache, node_stub
 
 
@@ -27,6 +42,13 @@ def _list_ns(request: Request) -> str | None:
 def _found(value: Any, message: str) -> Any:
     if value is None:
         raise NotFound(message)
+    return value
+
+
+def _readable(request: Request, value: Any, message: str) -> Any:
+    """`value` (an object with a Namespace) if the token may read-job there."""
+    _found(value, message)
+    require_namespace(request, value.namespace, READ_JOB)
     return value
 
 
@@ -62,12 +84,23 @@ def _public_node(s: StateStore, node_id: str) -> Any:
 async def node_allocations(request: Request) -> Response:
     store = server_of(request).store
     node_id = request.path_params["node_id"]
-    return await blocking_query(request, store, ("allocs",), lambda s: s.allocs_by_node(node_id))
+    acl = acl_of(request)  # node:read (or the node's own secret) is the route guard's
+    return await blocking_query(
+        request,
+        store,
+        ("allocs",),
+        lambda s: [
+            a
+            for a in s.allocs_by_node(node_id)
+            if acl.allow_namespace_operation(a.namespace, READ_JOB)
+        ],
+    )
 
 
 async def allocs_list(request: Request) -> Response:
     store = server_of(request).store
     ns, prefix = _list_ns(request), _prefix(request)
+    visible = namespace_filter(request, READ_JOB)
     resources = query_bool(request, "resources")
     task_states = query_bool(request, "task_states", True)
     cache = alloc_stub_cache(store)
@@ -77,20 +110,30 @@ async def allocs_list(request: Request) -> Response:
         cache.prune(store.alloc_count(), lambda alloc_id: store.alloc_by_id(alloc_id) is not None)
         return stubs
 
-    return await blocking_query(request, store, ("allocs",), lambda s: s.allocs(ns, prefix), render)
+    return await blocking_query(
+        request,
+        store,
+        ("allocs",),
+        lambda s: [a for a in s.allocs(ns, prefix) if visible(a.namespace)],
+        render,
+    )
 
 
 async def alloc_item(request: Request) -> Response:
     store = server_of(request).store
     alloc_id = request.path_params["alloc_id"]
     return await blocking_query(
-        request, store, ("allocs",), lambda s: _found(s.alloc_by_id(alloc_id), "alloc not found")
+        request,
+        store,
+        ("allocs",),
+        lambda s: _readable(request, s.alloc_by_id(alloc_id), "alloc not found"),
     )
 
 
 async def evals_list(request: Request) -> Response:
     store = server_of(request).store
     ns, prefix = _list_ns(request), _prefix(request)
+    visible = namespace_filter(request, READ_JOB)
     job = request.query_params.get("job", "")
     status = request.query_params.get("status", "")
     return await blocking_query(
@@ -100,7 +143,9 @@ async def evals_list(request: Request) -> Response:
         lambda s: [
             e
             for e in s.evals(ns, prefix)
-            if (not job or e.job_id == job) and (not status or e.status == status)
+            if visible(e.namespace)
+            and (not job or e.job_id == job)
+            and (not status or e.status == status)
         ],
     )
 
@@ -109,27 +154,40 @@ async def eval_item(request: Request) -> Response:
     store = server_of(request).store
     eval_id = request.path_params["eval_id"]
     return await blocking_query(
-        request, store, ("evals",), lambda s: _found(s.eval_by_id(eval_id), "eval not found")
+        request,
+        store,
+        ("evals",),
+        lambda s: _readable(request, s.eval_by_id(eval_id), "eval not found"),
     )
 
 
 async def eval_allocations(request: Request) -> Response:
     store = server_of(request).store
     eval_id = request.path_params["eval_id"]
-    return await blocking_query(
-        request,
-        store,
-        ("allocs",),
-        lambda s: [a for a in s.allocs(None) if a.eval_id == eval_id],
-        alloc_stub_cache(store).stubs,
-    )
+    acl = acl_of(request)
+
+    def read(s: StateStore) -> list[Allocation]:
+        ev: Evaluation | None = s.eval_by_id(eval_id)
+        if ev is not None:
+            require_namespace(request, ev.namespace, READ_JOB)
+        return [
+            a
+            for a in s.allocs(None)
+            if a.eval_id == eval_id and acl.allow_namespace_operation(a.namespace, READ_JOB)
+        ]
+
+    return await blocking_query(request, store, ("allocs",), read, alloc_stub_cache(store).stubs)
 
 
 async def deployments_list(request: Request) -> Response:
     store = server_of(request).store
     ns, prefix = _list_ns(request), _prefix(request)
+    visible = namespace_filter(request, READ_JOB)
     return await blocking_query(
-        request, store, ("deployments",), lambda s: s.deployments(ns, prefix)
+        request,
+        store,
+        ("deployments",),
+        lambda s: [d for d in s.deployments(ns, prefix) if visible(d.namespace)],
     )
 
 
@@ -140,5 +198,5 @@ async def deployment_item(request: Request) -> Response:
         request,
         store,
         ("deployments",),
-        lambda s: _found(s.deployment_by_id(dep_id), "deployment not found"),
+        lambda s: _readable(request, s.deployment_by_id(dep_id), "deployment not found"),
     )

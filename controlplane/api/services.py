@@ -6,8 +6,10 @@
     GET    /v1/job/:id/services         registrations of a job
     GET    /v1/allocation/:id/services  registrations of an allocation
 
-An unknown service, job or allocation reads as `[]`, as Nomad does. Writes
-go through the Server; this module only parses and serialises.
+An unknown service, job or allocation reads as `[]`, as Nomad does. Reads
+need read-job and deletes submit-job in the namespace concerned; `/v1/services`
+with `?namespace=*` lists only namespaces the token may read. Writes go
+through the Server; this module only parses and serialises.
 """
 
 from __future__ import annotations
@@ -17,11 +19,21 @@ import hashlib
 from starlette.requests import Request
 from starlette.responses import Response
 
+from controlplane.acl import READ_JOB, SUBMIT_JOB
 from controlplane.errors import ValidationError
 from controlplane.state import StateStore
 from controlplane.structs import ServiceRegistration
 
-from .common import blocking_query, json_response, namespace_of, query_int, server_of
+from .common import (
+    acl_of,
+    blocking_query,
+    json_response,
+    namespace_filter,
+    namespace_of,
+    query_int,
+    require_namespace,
+    server_of,
+)
 from .forward import to_leader
 
 TABLES = ("services",)
@@ -30,14 +42,19 @@ CHOOSE_FORMAT = "Parameter for choose must be in form '<number>|<key>'"
 
 async def services_list(request: Request) -> Response:
     ns = namespace_of(request)
+    visible = namespace_filter(request, READ_JOB)
     return await blocking_query(
-        request, server_of(request).store, TABLES, lambda s: s.service_names(ns)
+        request,
+        server_of(request).store,
+        TABLES,
+        lambda s: [n for n in s.service_names(ns) if visible(n["Namespace"])],
     )
 
 
 async def service_read(request: Request) -> Response:
     name = request.path_params["name"]
     ns = namespace_of(request)
+    visible = namespace_filter(request, READ_JOB)
     if request.query_params.get("filter"):
         # no go-bexpr evaluator here: refusing beats answering unfiltered
         raise ValidationError("filter expressions are not supported on this endpoint")
@@ -51,7 +68,7 @@ async def service_read(request: Request) -> Response:
     next_token = [""]
 
     def read(s: StateStore) -> list[ServiceRegistration]:
-        regs = s.services_by_name(ns, name)
+        regs = [r for r in s.services_by_name(ns, name) if visible(r.namespace)]
         if per_page:
             regs, next_token[0] = _page(regs, per_page, token)
         if choose:
@@ -65,6 +82,7 @@ async def service_read(request: Request) -> Response:
 
 
 async def service_delete(request: Request) -> Response:
+    require_namespace(request, namespace_of(request), SUBMIT_JOB)
     forwarded = await to_leader(request)
     if forwarded is not None:
         return forwarded
@@ -77,6 +95,7 @@ async def service_delete(request: Request) -> Response:
 async def job_services(request: Request) -> Response:
     job_id = request.path_params["job_id"]
     ns = namespace_of(request)
+    require_namespace(request, ns, READ_JOB)
     return await blocking_query(
         request, server_of(request).store, TABLES, lambda s: s.services_by_job(ns, job_id)
     )
@@ -84,9 +103,19 @@ async def job_services(request: Request) -> Response:
 
 async def alloc_services(request: Request) -> Response:
     alloc_id = request.path_params["alloc_id"]
-    return await blocking_query(
-        request, server_of(request).store, TABLES, lambda s: s.services_by_alloc(alloc_id)
-    )
+    acl = acl_of(request)
+
+    def read(s: StateStore) -> list[ServiceRegistration]:
+        alloc = s.alloc_by_id(alloc_id)
+        if alloc is not None:
+            require_namespace(request, alloc.namespace, READ_JOB)
+        return [
+            r
+            for r in s.services_by_alloc(alloc_id)
+            if acl.allow_namespace_operation(r.namespace, READ_JOB)
+        ]
+
+    return await blocking_query(request, server_of(request).store, TABLES, read)
 
 
 # -- paging and ?choose= -------------------------------------------------------

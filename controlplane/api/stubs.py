@@ -34,7 +34,7 @@ def job_stub(store: Reads, job: Job) -> JobListStub:
         type=job.type,
         priority=job.priority,
         periodic=job.periodic is not None,
-        parameterized_job=job.parameterized_job is not None,
+        parameterized_job=job.parameterized_job is not None and not job.dispatched,
         stop=job.stop,
         status=store.job_status(job),
         status_description=job.status_description,

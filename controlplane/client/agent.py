@@ -40,6 +40,7 @@ from .rpc import ServerRPC
 from .service_sync import ServiceSyncer
 from .services import ServiceClient
 from .state_db import StateDB
+from .template.api_source import ServerSource
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class ClientAgent:
         self.state_db = StateDB(config.client_dir / "allocs")
         self._updater = AllocUpdater(rpc, interval_s=config.alloc_update_interval_s)
         self.services = ServiceClient(ServiceSyncer(rpc), CheckScheduler())
+        self.templates = ServerSource(rpc)
 
         self._lock = threading.Lock()
         self._runners: dict[str, AllocRunner] = {}
@@ -306,6 +308,7 @@ class ClientAgent:
             region=self.config.region,
             servers_contacted=self._servers_contacted,
             services=self.services,
+            templates=self.templates,
         )
 
     def _alloc_updated(self, update: AllocClientUpdate) -> None:

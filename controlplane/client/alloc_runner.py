@@ -51,6 +51,7 @@ from controlplane.structs import (
     AllocClientUpdate,
     AllocDeploymentStatus,
     Node,
+    Task,
     TaskEvent,
     TaskState,
 )
@@ -70,8 +71,11 @@ from .task_events import (
     RESTART_SIGNALED,
     SIGNALING,
 )
+from .task_hooks import TaskHook
 from .task_kill import no_shutdown_delay
 from .task_runner import TaskRunner
+from .template import TemplateSource
+from .template_hook import TemplateHook
 from .wiretime import unix_nanos
 
 log = logging.getLogger(__name__)
@@ -126,6 +130,7 @@ class AllocRunner:
         health_clock: Callable[[], float] = time.monotonic,
         servers_contacted: threading.Event | None = None,
         services: ServiceClient | None = None,
+        templates: TemplateSource | None = None,
     ) -> None:
         self.alloc = alloc
         self.id = alloc.id
@@ -138,6 +143,7 @@ class AllocRunner:
         self._region = region
         self._task_poll_s = task_poll_s
         self._servers_contacted = servers_contacted
+        self._templates = templates
         self._lock = threading.Lock()
         self._report_lock = threading.RLock()
         self._tasks: dict[str, TaskRunner] = {}
@@ -211,11 +217,7 @@ class AllocRunner:
                 poll_s=self._task_poll_s,
                 start_gate=functools.partial(coordinator.wait_allowed, task.name),
                 servers_contacted=self._servers_contacted,
-                extra_hooks=(
-                    [ServiceHook(self._services, self._drivers.get(task.driver))]
-                    if self._services is not None
-                    else None
-                ),
+                extra_hooks=self._task_hooks(task),
             )
             if restored is not None and task.name in restored.task_states:
                 tr.restore(restored.task_states[task.name], restored.handles.get(task.name))
@@ -233,6 +235,14 @@ class AllocRunner:
             if self.alloc.desired_status != "run":
                 # stopped before the client died, and the kill did not finish
                 self.kill()
+
+    def _task_hooks(self, task: Task) -> list[TaskHook]:
+        hooks: list[TaskHook] = []
+        if task.templates:  # rendered before anything else of the task's runs
+            hooks.append(TemplateHook(self._templates, region=self._region))
+        if self._services is not None:
+            hooks.append(ServiceHook(self._services, self._drivers.get(task.driver)))
+        return hooks
 
     def update(self, alloc: Allocation) -> None:
         """A newer version of the allocation from the servers."""

@@ -22,6 +22,7 @@ class ClientConfig:
     advertise_ip: str = "127.0.0.1"
     # host:port of this agent's HTTP API, advertised as Node.HTTPAddr
     http_addr: str = ""
+    tls_enabled: bool = False  # the HTTP API is served over TLS (Node.TLSEnabled)
     meta: dict[str, str] = field(default_factory=dict)
 
     reserved_cpu_mhz: int = 0

@@ -290,6 +290,7 @@ def fingerprint_node(
         datacenter=config.datacenter,
         name=config.node_name,
         http_addr=config.http_addr,
+        tls_enabled=config.tls_enabled,
         attributes=attrs,
         node_resources=resources,
         reserved_resources=reserved,

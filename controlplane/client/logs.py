@@ -40,10 +40,19 @@ HEARTBEAT_FRAME = b"{}"
 StopSignal = threading.Event | Callable[[], bool]
 
 
+def safe_task_name(task: str) -> bool:
+    """Whether `task` names a file inside the log directory and nothing else:
+    no separator, NUL or dot name can climb out of it (job validation refuses
+    such task names too; this guards what arrives in a URL)."""
+    return bool(task) and task not in (".", "..") and not any(c in task for c in "/\\\x00")
+
+
 def log_file_name(task: str, stream: str, index: int = 0) -> str:
     """`web.stdout.0`: Nomad's on-disk name of a task's log file."""
     if stream not in STREAMS:
         raise ValueError(f"log type must be stdout or stderr, not {stream!r}")
+    if not safe_task_name(task):
+        raise ValueError(f"invalid task name {task!r}")
     return f"{task}.{stream}.{index}"
 
 

@@ -7,7 +7,9 @@ typed errors of controlplane.errors.
 
 from __future__ import annotations
 
+import ssl
 import threading
+from typing import Any
 
 import httpx
 import msgspec
@@ -23,14 +25,27 @@ from controlplane.structs import (
 
 
 class HTTPServerRPC:
-    def __init__(self, servers: list[str], token: str = "", timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        servers: list[str],
+        token: str = "",
+        timeout_s: float = 10.0,
+        *,
+        scheme: str = "http",
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        """`scheme` applies to host:port addresses; `verify` is httpx's (with
+        TLS: the cluster CA and this agent's certificate, controlplane/agent/tls.py)."""
         if not servers:
             raise ValueError("a client needs at least one server address")
-        self._servers = [s if "://" in s else f"http://{s}" for s in servers]
+        self._servers = [s if "://" in s else f"{scheme}://{s}" for s in servers]
         self._current = 0
         self._lock = threading.Lock()
+        # without an explicit token the node authenticates with its own
+        # SecretID, learnt at registration (what ACL-enabled servers accept)
+        self._node_token = not token
         headers = {"X-Nomad-Token": token} if token else {}
-        self._http = httpx.Client(headers=headers, timeout=timeout_s)
+        self._http = httpx.Client(headers=headers, timeout=timeout_s, verify=verify)
         self._timeout_s = timeout_s
 
     def close(self) -> None:
@@ -66,7 +81,14 @@ class HTTPServerRPC:
             return resp
         raise NoLeader(f"no server reachable ({last})")
 
+    def read(self, path: str, params: dict[str, str] | None = None) -> Any:
+        """A read-only GET of the servers' public API (template data: services,
+        variables); errors typed as the servers answered (404: NotFound)."""
+        return self._request("GET", path, params=params).json()
+
     def register_node(self, node: Node) -> float:
+        if self._node_token and node.secret_id:
+            self._http.headers["X-Nomad-Token"] = node.secret_id
         resp = self._request("PUT", "/v1/internal/node/register", json={"Node": to_builtins(node)})
         return float(resp.json().get("HeartbeatTTL", 10e9)) / 1e9
 
@@ -91,9 +113,7 @@ class HTTPServerRPC:
     def update_allocs(self, updates: list[AllocClientUpdate]) -> None:
         self._request("PUT", "/v1/internal/allocs/update", json={"Allocs": to_builtins(updates)})
 
-    def update_services(
-        self, upserts: list[ServiceRegistration], delete_ids: list[str]
-    ) -> None:
+    def update_services(self, upserts: list[ServiceRegistration], delete_ids: list[str]) -> None:
         self._request(
             "PUT",
             "/v1/internal/services",

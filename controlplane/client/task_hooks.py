@@ -13,6 +13,7 @@ runner.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -33,6 +34,11 @@ class TaskHookContext:
     emit: Callable[[TaskEvent], None]
     # hooks may add variables; the runner merges them into the task env
     env: dict[str, str] = field(default_factory=dict)
+    # set when the task is being killed (a hook waiting in prestart gives up)
+    killing: threading.Event | None = None
+    # the runner's in-place restart / signal (template change_mode), when running
+    restart: Callable[[TaskEvent], bool] | None = None
+    signal: Callable[[str, TaskEvent], bool] | None = None
 
 
 class TaskHook:
@@ -84,4 +90,6 @@ class TaskDirHook(TaskHook):
 
 
 def default_hooks(now_ns: Callable[[], int]) -> list[TaskHook]:
-    return [TaskDirHook(now_ns)]
+    from .dispatch_payload import DispatchPayloadHook  # it imports this module
+
+    return [TaskDirHook(now_ns), DispatchPayloadHook()]

@@ -229,6 +229,9 @@ class TaskRunner:
             node=self.node,
             alloc_dir=self.alloc_dir,
             emit=self._ts.emit,
+            killing=self._kill,
+            restart=self.restart,
+            signal=self.signal,
         )
 
     # ---- the runner thread -----------------------------------------
@@ -309,6 +312,11 @@ class TaskRunner:
                     )
                     return
                 if not self._prestart(ctx):
+                    return
+                if self._kill.is_set():  # killed while a hook waited (templates)
+                    self._ts.finish(
+                        False, self._event(TaskEventType.KILLED, "Task successfully killed")
+                    )
                     return
                 if driver is None:
                     msg = f'failed to start task: driver "{self.task.driver}" is not available'

@@ -19,6 +19,7 @@ import msgspec
 from controlplane.errors import JobSpecError
 from controlplane.structs import Job, from_builtins
 
+from .limits import check_json_depth, nesting_message
 from .schema import FREE_FORM_KEYS
 
 # API names inside dict-typed fields (Templates, Artifacts, ...) that the structs
@@ -180,11 +181,15 @@ def looks_like_json(text: str) -> bool:
 
 def load_json(text: str, filename: str) -> Any:
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as err:
         raise JobSpecError(
             f"invalid JSON: {err.msg} (column {err.colno})", filename, err.lineno
         ) from None
+    except RecursionError:
+        raise JobSpecError(nesting_message("job"), filename) from None
+    check_json_depth(data, filename)
+    return data
 
 
 def _is_hcl_json(data: dict[str, Any]) -> bool:

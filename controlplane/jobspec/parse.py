@@ -16,6 +16,7 @@ from . import variables as hclvars
 from .defaults import canonicalize, fill_block_defaults
 from .hcl import LineIndex, line_index, parse_tree, tree_to_body
 from .json_input import decode_job, load_json, looks_like_json, normalize_keys, split_json
+from .limits import check_hcl_tree, check_json_depth, check_text_size
 from .mapping import Context, job_from_body
 from .validate import validate
 
@@ -42,6 +43,7 @@ def _job_lines(index: LineIndex) -> LineIndex:
 def _parse(
     text: str, filename: str, variables: Mapping[str, Any] | None
 ) -> tuple[dict[str, Any], LineIndex]:
+    check_text_size(text, filename)
     if looks_like_json(text):
         kind, data = split_json(load_json(text, filename), filename)
         if kind == "api":
@@ -49,6 +51,7 @@ def _parse(
         body = hclvars.resolve(data, text, filename, variables)
         return job_from_body(body, Context(filename)), {}
     tree = parse_tree(text, filename)
+    check_hcl_tree(tree, filename)
     index = line_index(tree)
     body = hclvars.resolve(tree_to_body(tree), text, filename, variables)
     lines = _job_lines(index)
@@ -72,6 +75,7 @@ def job_from_api(api: Mapping[str, Any], filename: str = "") -> Job:
     What the server should call on `POST /v1/jobs` bodies: unlike decoding and
     then `canonicalize`, it still sees which policy fields were left unset.
     """
+    check_json_depth(api, filename)
     return canonicalize(decode_job(fill_block_defaults(normalize_keys(dict(api))), filename))
 
 

@@ -12,6 +12,9 @@ from collections.abc import Iterator
 from controlplane.errors import JobSpecError
 from controlplane.structs import Job, NetworkResource, Port, Service, TaskGroup
 
+from .job_kinds import validate_kinds
+from .limits import MAX_GROUP_COUNT, MAX_TASK_GROUPS, MAX_TASKS
+
 JOB_TYPES = frozenset({"service", "batch", "system", "sysbatch"})
 MAX_ID_LENGTH = 128
 MIN_MEMORY_MB = 10
@@ -81,6 +84,11 @@ def _validate_job_fields(job: Job, r: _Reporter) -> None:
         raise r.fail(f"priority must be between 1 and 100 (got {job.priority})", ("priority",))
     if not job.task_groups:
         raise r.fail("job has no task groups", ())
+    if len(job.task_groups) > MAX_TASK_GROUPS:
+        raise r.fail(
+            f"job has {len(job.task_groups)} task groups; at most {MAX_TASK_GROUPS} are allowed",
+            (),
+        )
 
 
 def _validate_resources(group: TaskGroup, r: _Reporter) -> None:
@@ -175,6 +183,16 @@ def _validate_group(job: Job, group: TaskGroup, r: _Reporter) -> None:
     where = f'group "{group.name}"'
     if group.count < 0:
         raise r.fail(f"{where}: count must be >= 0", (*gpath, "count"))
+    if group.count > MAX_GROUP_COUNT:
+        # the scheduler materialises one placement per instance
+        raise r.fail(
+            f"{where}: count must be at most {MAX_GROUP_COUNT} (got {group.count})",
+            (*gpath, "count"),
+        )
+    if len(group.tasks) > MAX_TASKS:
+        raise r.fail(
+            f"{where}: has {len(group.tasks)} tasks; at most {MAX_TASKS} are allowed", gpath
+        )
     if job.type in ("system", "sysbatch") and group.count > 1:
         raise r.fail(
             f"{where}: {job.type} jobs may not have count > 1 (got {group.count})",
@@ -185,6 +203,14 @@ def _validate_group(job: Job, group: TaskGroup, r: _Reporter) -> None:
         tpath = (*gpath, f"task:{task.name}")
         if not task.name:
             raise r.fail(f"{where}: task has no name", gpath)
+        if any(c in task.name for c in "/\\\x00") or task.name in (".", ".."):
+            # a task's name is its directory in the allocation dir (Nomad's rule,
+            # plus the dot names that would climb out of it)
+            raise r.fail(
+                f"{where}: task name {task.name!r} must not contain slashes or null "
+                "characters, nor be '.' or '..'",
+                tpath,
+            )
         if task.name in seen:
             raise r.fail(f'{where}: task "{task.name}" is defined more than once', tpath)
         seen.add(task.name)
@@ -216,3 +242,4 @@ def validate(job: Job, filename: str = "", lines: dict[Path, int] | None = None)
             )
         names.add(group.name)
         _validate_group(job, group, r)
+    validate_kinds(job, r.fail)

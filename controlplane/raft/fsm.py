@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -20,7 +21,8 @@ import msgspec
 
 from controlplane.state import StateStore
 from controlplane.state.events import Event, EventBuffer, entry_events
-from controlplane.structs import Deployment, DeploymentStatusUpdate, Evaluation
+from controlplane.structs import Deployment, DeploymentStatusUpdate, Evaluation, Job
+from controlplane.structs.periodic import PeriodicLaunch
 
 from . import messages as m
 
@@ -36,14 +38,32 @@ class ApplyResult(msgspec.Struct, frozen=True):
     batch: list[ApplyResult] | None = None
 
 
+@dataclass(frozen=True)
+class CapacityChange:
+    """What an applied entry may have freed, for blocked evaluations.
+
+    `capacity`: cluster capacity (capacity-blocked evals); `namespaces`:
+    allocations of these namespaces stopped (their quotas have room);
+    `quotas`: these quota specs changed or went away; `repointed`: these
+    namespaces were upserted (their quota may have changed).
+    """
+
+    index: int
+    capacity: bool = True
+    namespaces: frozenset[str] = frozenset()
+    quotas: frozenset[str] = frozenset()
+    repointed: frozenset[str] = frozenset()
+
+
 class FSMListener:
     """Hooks the leader uses to react to applied entries (non-blocking)."""
 
     def evals_upserted(self, evals: list[Evaluation]) -> None:
         """Evaluations were written (pending ones go to the broker)."""
 
-    def capacity_changed(self) -> None:
-        """A node became ready or allocations stopped: blocked evals may fit."""
+    def capacity_changed(self, change: CapacityChange | None = None) -> None:
+        """A node became ready, allocations stopped or a quota changed: blocked
+        evals may fit. None: node capacity, at the store's current index."""
 
 
 class FSM:
@@ -87,6 +107,9 @@ class FSM:
             m.MsgType.NAMESPACE_DELETE: self._namespace_delete,
             m.MsgType.QUOTA_UPSERT: self._quota_upsert,
             m.MsgType.QUOTA_DELETE: self._quota_delete,
+            # periodic and parameterized jobs
+            m.MsgType.PERIODIC_LAUNCH: self._periodic_launch,
+            m.MsgType.JOB_DISPATCH: self._job_dispatch,
         }
 
     def apply(self, index: int, msg_type: int, payload: bytes) -> ApplyResult:
@@ -128,6 +151,13 @@ class FSM:
 
     # -- handlers --------------------------------------------------------
     def _job_register(self, index: int, p: m.JobRegister) -> ApplyResult:
+        if self.store.namespace(p.job.namespace) is None:
+            # checked by the API too; here it also holds against a racing delete
+            return ApplyResult(
+                index=index,
+                error=f'job "{p.job.id}" is in nonexistent namespace "{p.job.namespace}"',
+                error_status=400,
+            )
         existing = self.store.job_by_id(p.job.namespace, p.job.id)
         if p.enforce_index:
             current = existing.job_modify_index if existing else 0
@@ -201,8 +231,9 @@ class FSM:
         if p.evals:
             self.store.upsert_evals(index, p.evals)
             self._evals_upserted(p.evals)
-        if any(a.desired_status != "run" for a in p.allocs):
-            self._capacity_changed()
+        stopped = frozenset(a.namespace for a in p.allocs if a.desired_status != "run")
+        if stopped:
+            self._capacity_changed(CapacityChange(index, namespaces=stopped))
         return ApplyResult(index=index)
 
     def _alloc_client_update(self, index: int, p: m.AllocClientUpdateMsg) -> ApplyResult:
@@ -210,8 +241,9 @@ class FSM:
         if p.evals:
             self.store.upsert_evals(index, p.evals)
             self._evals_upserted(p.evals)
-        if any(a.client_terminal() for a in changed):
-            self._capacity_changed()
+        stopped = frozenset(a.namespace for a in changed if a.client_terminal())
+        if stopped:
+            self._capacity_changed(CapacityChange(index, namespaces=stopped))
         return ApplyResult(index=index)
 
     def _deployment_update(self, index: int, p: m.DeploymentUpdate) -> ApplyResult:
@@ -333,23 +365,71 @@ class FSM:
         return _checked(index, self.store.bootstrap_acl(index, p.token, p.reset_index))
 
     def _namespace_upsert(self, index: int, p: m.NamespaceUpsert) -> ApplyResult:
-        return _checked(index, self.store.upsert_namespaces(index, p.namespaces))
+        error = self.store.upsert_namespaces(index, p.namespaces)
+        if not error:
+            # a namespace moved to another quota (or none) may place again
+            names = frozenset(ns.name for ns in p.namespaces)
+            self._capacity_changed(CapacityChange(index, capacity=False, repointed=names))
+        return _checked(index, error)
 
     def _namespace_delete(self, index: int, p: m.DeleteByName) -> ApplyResult:
         return _checked(index, self.store.delete_namespaces(index, p.names))
 
     def _quota_upsert(self, index: int, p: m.QuotaUpsert) -> ApplyResult:
         self.store.upsert_quotas(index, p.quotas)
-        for listener in self.listeners:
-            listener.capacity_changed()  # a raised quota may unblock evaluations
+        # a raised quota may unblock evaluations
+        names = frozenset(q.name for q in p.quotas)
+        self._capacity_changed(CapacityChange(index, capacity=False, quotas=names))
         return ApplyResult(index=index)
 
     def _quota_delete(self, index: int, p: m.DeleteByName) -> ApplyResult:
         error = self.store.delete_quotas(index, p.names)
         if not error:
-            for listener in self.listeners:
-                listener.capacity_changed()
+            names = frozenset(p.names)
+            self._capacity_changed(CapacityChange(index, capacity=False, quotas=names))
         return _checked(index, error)
+
+    # -- periodic and parameterized jobs ------------------------------------
+    def _periodic_launch(self, index: int, p: m.PeriodicLaunchMsg) -> ApplyResult:
+        parent = self.store.job_by_id(p.namespace, p.job_id)
+        if parent is None or parent.periodic is None or parent.stop:
+            return ApplyResult(index=index, error="periodic job not found", error_status=404)
+        launched = False
+        if p.job is not None and self.store.job_by_id(p.job.namespace, p.job.id) is None:
+            self._register_child(index, p.job, p.eval, p.submit_time)
+            launched = True
+        self.store.upsert_periodic_launch(
+            index, PeriodicLaunch(id=p.job_id, namespace=p.namespace, launch=p.launch)
+        )
+        return ApplyResult(index=index, data={"Launched": launched})
+
+    def _job_dispatch(self, index: int, p: m.JobDispatch) -> ApplyResult:
+        job = p.job
+        existing = self.store.dispatched_child_by_token(
+            job.namespace, job.parent_id, job.dispatch_idempotency_token
+        )
+        if existing is not None:
+            return ApplyResult(
+                index=index,
+                data={
+                    "DispatchedJobID": existing.id,
+                    "JobCreateIndex": existing.create_index,
+                    "Existing": True,
+                },
+            )
+        stored = self._register_child(index, job, p.eval, p.submit_time)
+        return ApplyResult(
+            index=index,
+            data={"DispatchedJobID": stored.id, "JobCreateIndex": stored.create_index},
+        )
+
+    def _register_child(self, index: int, job: Job, ev: Evaluation | None, submit_time: int) -> Job:
+        stored = self.store.upsert_job(index, job, submit_time)
+        if ev is not None:
+            evals = [ev.replace(job_modify_index=stored.job_modify_index)]
+            self.store.upsert_evals(index, evals)
+            self._evals_upserted(evals)
+        return stored
 
     # -- events ----------------------------------------------------------
     def _publish_events(self, index: int, mt: m.MsgType, msg: Any) -> None:
@@ -372,10 +452,10 @@ class FSM:
             except Exception:
                 log.exception("fsm: listener failed on evals_upserted")
 
-    def _capacity_changed(self) -> None:
+    def _capacity_changed(self, change: CapacityChange | None = None) -> None:
         for listener in self.listeners:
             try:
-                listener.capacity_changed()
+                listener.capacity_changed(change)
             except Exception:
                 log.exception("fsm: listener failed on capacity_changed")
 

@@ -66,6 +66,9 @@ class MsgType(IntEnum):
     NAMESPACE_DELETE = 26
     QUOTA_UPSERT = 27
     QUOTA_DELETE = 28
+    # -- periodic and parameterized jobs (server/periodic.py, server/dispatch.py) --
+    PERIODIC_LAUNCH = 29
+    JOB_DISPATCH = 30
 
 
 class Noop(Struct, frozen=True):
@@ -260,6 +263,30 @@ class DeleteByName(Struct, frozen=True):
     names: list[str]
 
 
+class PeriodicLaunchMsg(Struct, frozen=True):
+    """A periodic parent's launch at `launch` (unix ns): its child job and
+    evaluation, and the launch record, in one entry. Without a job it only
+    records a launch skipped for prohibit_overlap. A child that exists
+    already is not registered again (an earlier leader launched it)."""
+
+    namespace: str
+    job_id: str
+    launch: int
+    job: Job | None = None
+    eval: Evaluation | None = None
+    submit_time: int = 0
+
+
+class JobDispatch(Struct, frozen=True):
+    """A dispatched child of a parameterized job, with its evaluation. With an
+    idempotency token, a child of the same parent holding the token already
+    is returned instead (checked here, so concurrent retries agree)."""
+
+    job: Job
+    eval: Evaluation | None = None
+    submit_time: int = 0
+
+
 PAYLOADS: dict[MsgType, type[Struct]] = {
     MsgType.NOOP: Noop,
     MsgType.JOB_REGISTER: JobRegister,
@@ -290,6 +317,8 @@ PAYLOADS: dict[MsgType, type[Struct]] = {
     MsgType.NAMESPACE_DELETE: DeleteByName,
     MsgType.QUOTA_UPSERT: QuotaUpsert,
     MsgType.QUOTA_DELETE: DeleteByName,
+    MsgType.PERIODIC_LAUNCH: PeriodicLaunchMsg,
+    MsgType.JOB_DISPATCH: JobDispatch,
 }
 
 _encoder = msgspec.msgpack.Encoder()

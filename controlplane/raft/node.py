@@ -26,6 +26,7 @@ from controlplane.structs import Struct
 from .fsm import FSM, ApplyResult
 from .group_commit import GroupCommitter
 from .messages import MsgType, encode
+from .peer_probe import probe
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,11 @@ class RaftNode:
     def peers(self) -> list[str]:
         nodes = [self.cfg.self_addr] + [str(getattr(n, "address", n)) for n in self._obj.otherNodes]
         return sorted(nodes)
+
+    def probe_peer(self, addr: str, timeout: float = 2.0) -> str:
+        """Empty when a server at `addr` answers and shares this node's Raft
+        encryption key (peer_probe.py); otherwise why not. Blocking."""
+        return probe(addr, getattr(self._obj, "encryptor", None), timeout)
 
     def is_ready(self) -> bool:
         return bool(self._obj.isReady())

@@ -30,6 +30,7 @@ from controlplane.structs.consts import AllocClientStatus, AllocDesiredStatus
 
 from .fit import NodeLoad, node_load
 from .names import name_index
+from .quota import QuotaTracker
 
 
 class EvalContext:
@@ -65,6 +66,9 @@ class EvalContext:
         # (namespace, job) -> (node, group or None for all) -> live allocs in
         # the state: what nodes the plan has not touched hold of the job.
         self._job_counts: dict[tuple[str, str], Counter[tuple[str, str | None]]] = {}
+        # The namespace's quota as the plan changes it; set by the scheduler
+        # once it has the job (None: not tracked).
+        self.quota: QuotaTracker | None = None
 
     def node(self, node_id: str) -> Node | None:
         if node_id not in self._nodes:
@@ -85,6 +89,8 @@ class EvalContext:
             changes["client_status"] = client_status
         self._stops.setdefault(alloc.node_id, {})[alloc.id] = alloc.replace(**changes)
         self._touched(alloc.node_id)
+        if self.quota is not None:
+            self.quota.stopped(alloc)
 
     def allocate(self, alloc: Allocation) -> None:
         """Record a new or in-place updated allocation on its node."""
@@ -98,6 +104,8 @@ class EvalContext:
         self._touched(node_id)
         if not fresh:
             return
+        if self.quota is not None:
+            self.quota.placed(alloc)
         # A new alloc only adds to the node: extend the caches instead of
         # recounting the node (O(allocs on it)) on its next use.
         if proposed is not None:
@@ -119,6 +127,8 @@ class EvalContext:
         """Back out a stop recorded for `alloc` (its replacement did not fit)."""
         self._stops.get(alloc.node_id, {}).pop(alloc.id, None)
         self._touched(alloc.node_id)
+        if self.quota is not None:
+            self.quota.unstopped(alloc)
 
     def _touched(self, node_id: str) -> None:
         self._loads.pop(node_id, None)

@@ -17,6 +17,7 @@ from controlplane.structs import Allocation, AllocMetric, Job, SchedulerResult, 
 from .buckets import ALLOC_MIGRATING, ALLOC_RESCHEDULED
 from .context import EvalContext
 from .feasible import candidate_nodes, in_datacenters, in_pool, job_datacenters
+from .quota import QuotaTracker, quota_refusal, reached
 from .reconcile import PlaceAlloc, ReconcileResult, UpdateKind, reconcile
 from .reschedule import next_tracker, penalty_nodes
 from .stack import GenericStack
@@ -36,6 +37,7 @@ def schedule_generic(ctx: EvalContext) -> SchedulerResult:
             desired_tg_updates={g: d.freeze() for g, d in sorted(result.desired.items())},
         )
 
+    ctx.quota = QuotaTracker(ctx.view, job)
     stack = GenericStack(ctx, job, candidate_nodes(ctx.view.nodes(), job))
 
     def update_fn(alloc: Allocation, new_job: Job, tg: TaskGroup) -> UpdateKind:
@@ -71,6 +73,7 @@ def schedule_generic(ctx: EvalContext) -> SchedulerResult:
         queued_allocations=queued,
         desired_tg_updates={g: d.freeze() for g, d in sorted(result.desired.items())},
         followup_evals=result.followup_evals,
+        quota_limit_reached=reached(ctx.quota),
     )
 
 
@@ -107,7 +110,11 @@ def _place_one(
         ctx.stop(previous, place.stop_previous)
     rescheduling = place.reschedule and previous is not None
     penalty = penalty_nodes(previous) if rescheduling and previous is not None else frozenset()
-    selection, metric = stack.select(place.group, place.name, penalty)
+    refused = quota_refusal(ctx.quota, place.group, stack.candidates)
+    if refused is not None:
+        selection, metric = None, refused
+    else:
+        selection, metric = stack.select(place.group, place.name, penalty)
     if selection is None:
         if previous is not None and place.stop_previous and _keeps_running(ctx, place):
             ctx.unstop(previous)

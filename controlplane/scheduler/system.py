@@ -54,6 +54,7 @@ from .feasible import (
 from .fit import fit_group
 from .metrics import MetricRecorder
 from .names import alloc_name
+from .quota import QuotaTracker, quota_refusal, reached
 from .update import tasks_updated
 
 
@@ -67,6 +68,7 @@ def schedule_system(ctx: EvalContext) -> SchedulerResult:
                 ctx.stop(alloc, ALLOC_NOT_NEEDED)
         return SchedulerResult(plan=ctx.build_plan(job))
 
+    ctx.quota = QuotaTracker(ctx.view, job)
     groups = {tg.name for tg in job.task_groups}
     for alloc in allocs:
         if alloc.task_group not in groups and not alloc.terminal():
@@ -87,6 +89,7 @@ def schedule_system(ctx: EvalContext) -> SchedulerResult:
         failed_tg_allocs=failed,
         queued_allocations=queued,
         desired_tg_updates=_annotate(plan, allocs),
+        quota_limit_reached=reached(ctx.quota),
     )
 
 
@@ -210,6 +213,11 @@ def _place_on(
     if previous is not None:
         # Free the old copy first; put it back if the new one does not fit.
         ctx.stop(previous, ALLOC_UPDATING)
+    refused = quota_refusal(ctx.quota, tg, candidates)
+    if refused is not None:
+        if previous is not None:
+            ctx.unstop(previous)
+        return refused, False
     fit = fit_group(node, ctx.proposed(node.id), tg, ctx.port_rng(node.id, name))
     if isinstance(fit, str):
         if previous is not None:

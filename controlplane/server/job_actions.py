@@ -20,6 +20,8 @@ from controlplane.scheduler import schedule
 from controlplane.state.store import job_spec
 from controlplane.structs import Evaluation, Job, to_builtins
 
+from .namespace_endpoints import check_job_namespace
+from .periodic import next_launch_rfc3339
 from .services import consul_warnings, format_warnings
 
 if TYPE_CHECKING:
@@ -86,7 +88,7 @@ def _plan(server: Server, job: Job, want_diff: bool, contextual: bool) -> dict[s
         "JobModifyIndex": existing.job_modify_index if existing else 0,
         "CreatedEvals": to_builtins(created) or None,
         "Diff": to_builtins(diff) if diff is not None else None,
-        "NextPeriodicLaunch": None,
+        "NextPeriodicLaunch": next_launch_rfc3339(job, now / 1e9),
         "Warnings": format_warnings(consul_warnings(job)),
         "Index": snap.index,
     }
@@ -95,6 +97,7 @@ def _plan(server: Server, job: Job, want_diff: bool, contextual: bool) -> dict[s
 async def plan_job(server: Server, job: Job, diff: bool, contextual: bool) -> dict[str, Any]:
     job = jobspec.canonicalize(job)
     jobspec.validate(job)
+    check_job_namespace(server.store, job)
     # the scheduler is CPU work: keep the event loop answering meanwhile
     return await asyncio.to_thread(_plan, server, job, diff, contextual)
 

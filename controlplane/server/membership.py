@@ -7,7 +7,6 @@ the leader); the replicated server registry records names and addresses.
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import TYPE_CHECKING, Any
 
 from controlplane.errors import NomadError, NotFound
@@ -17,15 +16,6 @@ if TYPE_CHECKING:
     from .server import Server
 
 
-def _reachable(addr: str, timeout: float = 2.0) -> bool:
-    host, _, port = addr.rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
-            return True
-    except (OSError, ValueError):
-        return False
-
-
 async def join(server: Server, addresses: list[str]) -> tuple[int, str]:
     joined, errors = 0, []
     peers = set(server.raft.peers())
@@ -33,9 +23,11 @@ async def join(server: Server, addresses: list[str]) -> tuple[int, str]:
         if addr in peers:
             joined += 1
             continue
-        # adding a voter that is not there would cost the cluster its quorum
-        if not await asyncio.to_thread(_reachable, addr):
-            errors.append(f"{addr}: no server answers at this address")
+        # adding a voter that is not there, or cannot decrypt the cluster's
+        # Raft traffic, would cost the cluster its quorum
+        problem = await asyncio.to_thread(server.raft.probe_peer, addr)
+        if problem:
+            errors.append(f"{addr}: {problem}")
             continue
         try:
             await server.raft.change_membership(True, addr)

@@ -15,6 +15,15 @@ from controlplane.raft.messages import MsgType, PlanApply
 from controlplane.raft.node import RaftNode
 from controlplane.scheduler import allocs_fit
 from controlplane.state import StateStore
+from controlplane.state.quota_usage import (
+    ZERO,
+    alloc_amounts,
+    enforced,
+    exhausted,
+    namespace_quota,
+    quota_usage,
+)
+from controlplane.state.reads import Reads
 from controlplane.state.view import StateView
 from controlplane.structs import Allocation, Evaluation, Job, Plan, PlanResult
 
@@ -73,6 +82,43 @@ class PlanApplier:
         return result
 
 
+def over_quota(view: StateView, plan: Plan) -> bool:
+    """Would the plan's new placements push its namespace over its quota?
+
+    The scheduler checked on its snapshot; two evaluations of one quota
+    scheduled concurrently could each fit alone and overrun it together.
+    Costs nothing without a quota; with one, one usage read (O(allocs of
+    the quota's namespaces)) per plan that places something new.
+    """
+    spec = namespace_quota(view, plan.namespace)
+    if spec is None:
+        return False
+    new = [
+        a
+        for placed in plan.node_allocation.values()
+        for a in placed
+        if view.alloc_by_id(a.id) is None and not a.terminal()
+    ]
+    if not new:
+        return False
+    region = next((a.job.region for a in new if a.job is not None), "global")
+    limit = spec.limit_for(region)
+    if limit is None or not enforced(limit):
+        return False
+    ask = ZERO
+    for a in new:
+        ask = ask + alloc_amounts(a)
+    freed = ZERO
+    for stops in plan.node_update.values():
+        for a in stops:
+            stored = view.alloc_by_id(a.id)
+            if stored is not None and not stored.terminal():
+                freed = freed + alloc_amounts(stored)
+    assert isinstance(view, Reads)  # namespace_quota found a quota: a real store
+    used = quota_usage(view, spec) - freed
+    return bool(exhausted(limit.region_limit, used, ask))
+
+
 def _share_job(allocs: list[Allocation]) -> tuple[Job | None, list[Allocation]]:
     """The job the placements carry, once, and the allocations without it.
 
@@ -93,6 +139,10 @@ def evaluate_plan(view: StateView, plan: Plan) -> tuple[dict[str, list[Allocatio
     Call under the store lock (or on a snapshot): the answer must hold for
     the state the plan is committed on top of.
     """
+    if over_quota(view, plan):
+        # Nomad's answer: nothing placed, the scheduler refreshes and places
+        # what the quota still takes (it blocks the rest).
+        return {}, sorted(plan.node_allocation)
     accepted: dict[str, list[Allocation]] = {}
     rejected: list[str] = []
     for node_id, placed in plan.node_allocation.items():

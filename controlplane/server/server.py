@@ -17,7 +17,7 @@ from typing import Any
 
 from controlplane import __version__, jobspec
 from controlplane.errors import NomadError, NotFound, ValidationError
-from controlplane.raft.fsm import FSMListener
+from controlplane.raft.fsm import CapacityChange, FSMListener
 from controlplane.raft.messages import (
     AllocClientUpdateMsg,
     EvalUpsert,
@@ -50,6 +50,7 @@ from .gc import GarbageCollector
 from .heartbeats import Heartbeats, node_update_evals, rfc3339_now
 from .leader import LeadershipMonitor
 from .namespace_endpoints import NamespaceEndpoints
+from .periodic import PeriodicDispatcher
 from .plan_apply import PlanApplier
 from .quota_endpoints import QuotaEndpoints
 from .services import consul_warnings, format_warnings, validate_registrations
@@ -81,7 +82,7 @@ class Server(FSMListener, ACLEndpoints, NamespaceEndpoints, QuotaEndpoints):
         self.cfg = cfg
         self.store = StateStore()
         self.broker = EvalBroker(on_failed=self._eval_failed)
-        self.blocked = BlockedEvals(self.broker)
+        self.blocked = BlockedEvals(self.broker, self._namespace_quota)
         self.raft = RaftNode(self.store, cfg.raft)
         self.raft.fsm.listeners.append(self)
         self.planner = PlanApplier(self.raft, self.store)
@@ -96,6 +97,7 @@ class Server(FSMListener, ACLEndpoints, NamespaceEndpoints, QuotaEndpoints):
         self.deployments = DeploymentWatcher(self.raft, self.store)
         self.gc = GarbageCollector(self.raft, self.store)
         self.drainer = NodeDrainer(self.raft, self.store)
+        self.periodic = PeriodicDispatcher(self.raft, self.store)
         self._workers: list[Worker] = []
         self._leadership = LeadershipMonitor(self.raft.is_leader, self._gain, self._lose)
         self._leadership.start()
@@ -156,8 +158,10 @@ class Server(FSMListener, ACLEndpoints, NamespaceEndpoints, QuotaEndpoints):
         self.deployments.start()
         self.gc.start()
         self.drainer.start()
+        self.periodic.start()
 
     def _lose(self) -> None:
+        self.periodic.stop()
         self.drainer.stop()
         self.deployments.stop()
         self.heartbeats.stop()
@@ -176,8 +180,20 @@ class Server(FSMListener, ACLEndpoints, NamespaceEndpoints, QuotaEndpoints):
             if ev.status == "pending":
                 self.broker.enqueue(ev)
 
-    def capacity_changed(self) -> None:
-        self.blocked.unblock_all()
+    def capacity_changed(self, change: CapacityChange | None = None) -> None:
+        if change is None:
+            change = CapacityChange(self.store.index)
+        self.blocked.unblock(
+            change.index,
+            capacity=change.capacity,
+            namespaces=change.namespaces,
+            quotas=change.quotas,
+            repointed=change.repointed,
+        )
+
+    def _namespace_quota(self, namespace: str) -> str:
+        ns = self.store.namespace(namespace)
+        return ns.quota if ns is not None else ""
 
     def _eval_failed(self, ev: Evaluation) -> None:
         log.error("eval %s reached its delivery limit: marking failed", ev.id)
@@ -199,7 +215,8 @@ class Server(FSMListener, ACLEndpoints, NamespaceEndpoints, QuotaEndpoints):
         jobspec.validate(job)
         now = time.time_ns()
         ev = None
-        if job.periodic is None and job.parameterized_job is None:
+        # periodic and parameterized parents only launch children (Nomad)
+        if job.periodic is None and (job.parameterized_job is None or job.dispatched):
             ev = new_eval(job, trigger, now)
         result = await self.raft.submit_async(
             MsgType.JOB_REGISTER,

@@ -31,6 +31,7 @@ from controlplane.structs import (
     ServiceRegistration,
     Struct,
 )
+from controlplane.structs.periodic import PeriodicLaunch
 
 if TYPE_CHECKING:
     from .server import Server
@@ -54,6 +55,8 @@ class StateArchive(Struct, frozen=True):
     acl_bootstrap_index: int = 0
     namespaces: list[Namespace] = msgspec.field(default_factory=list)
     quotas: list[QuotaSpec] = msgspec.field(default_factory=list)
+    # periodic launch records (added with issue 10)
+    periodic_launches: list[PeriodicLaunch] = msgspec.field(default_factory=list)
 
 
 def save(store: StateStore) -> bytes:
@@ -73,6 +76,7 @@ def save(store: StateStore) -> bytes:
         acl_bootstrap_index=t.acl_bootstrap_index,
         namespaces=list(t.namespaces.values()),
         quotas=list(t.quotas.values()),
+        periodic_launches=list(t.periodic_launches.values()),
     )
     return MAGIC + zlib.compress(msgspec.msgpack.encode(archive), 6)
 
@@ -108,6 +112,7 @@ def to_tables(archive: StateArchive, index: int) -> Tables:
         acl_bootstrap_index=archive.acl_bootstrap_index,
         namespaces={n.name: n for n in archive.namespaces},
         quotas={q.name: q for q in archive.quotas},
+        periodic_launches={(p.namespace, p.id): p for p in archive.periodic_launches},
     )
 
 

@@ -117,6 +117,7 @@ class Worker:
                     queued_allocations=queued,
                     snapshot_index=snap_index,
                     modify_time=now,
+                    quota_limit_reached=result.quota_limit_reached,
                 )
             )
             return out
@@ -153,8 +154,10 @@ class Worker:
                 previous_eval=ev.id,
                 failed_tg_allocs=failed,
                 queued_allocations=queued,
+                snapshot_index=snap_index,
                 create_time=now,
                 modify_time=now,
+                quota_limit_reached=result.quota_limit_reached,
             )
             out[0] = out[0].replace(blocked_eval=blocked.id)
             out.append(blocked)

@@ -45,6 +45,9 @@ EVENT_TYPES: dict[str, str] = {
     "NODE_ELIGIBILITY": "NodeDrain",
     "NODE_DRAIN": "NodeDrain",
     "ALLOC_DESIRED_TRANSITION": "AllocationUpdateDesiredStatus",
+    # a periodic launch or a dispatch registers a child job
+    "PERIODIC_LAUNCH": "JobRegistered",
+    "JOB_DISPATCH": "JobRegistered",
 }
 TYPE_DEPLOYMENT_PROMOTION = "DeploymentPromotion"
 

@@ -15,12 +15,14 @@ from controlplane.structs import (
     Deployment,
     Evaluation,
     Job,
+    JobChildrenSummary,
     JobSummary,
     Node,
     ServerMember,
     TaskGroupSummary,
 )
 
+from .periodic import PeriodicReads
 from .security import SecurityReads
 from .services import ServiceIndexes
 from .tables import Tables
@@ -41,7 +43,7 @@ _modify_index = attrgetter("modify_index")
 _group_status = attrgetter("task_group", "client_status")
 
 
-class Reads(ServiceIndexes, SecurityReads):
+class Reads(ServiceIndexes, SecurityReads, PeriodicReads):
     """Query methods (the service catalog's in ServiceIndexes); subclasses
     provide `_t` and the secondary indexes."""
 
@@ -83,7 +85,9 @@ class Reads(ServiceIndexes, SecurityReads):
         return None
 
     def job_status(self, job: Job) -> str:
-        if job.type in _PERIODIC_LIKE or job.periodic or job.parameterized_job:
+        # a dispatched child keeps its parent's parameterized block (as Nomad)
+        parent = job.periodic or (job.parameterized_job and not job.dispatched)
+        if job.type in _PERIODIC_LIKE or parent:
             return "dead" if job.stop else "running"
         # order does not matter here: read the index entries, do not sort
         key = (job.namespace, job.id)
@@ -128,10 +132,14 @@ class Reads(ServiceIndexes, SecurityReads):
         for tg, n in queued.items():
             if tg in counts:
                 counts[tg]["queued"] = n
+        children = JobChildrenSummary()
+        if job.periodic is not None or (job.parameterized_job and not job.dispatched):
+            children = self.children_summary(namespace, job_id)
         return JobSummary(
             job_id=job_id,
             namespace=namespace,
             summary={tg: TaskGroupSummary(**c) for tg, c in counts.items()},
+            children=children,
             create_index=job.create_index,
             modify_index=idx,
         )

@@ -31,6 +31,7 @@ from controlplane.structs import (
 from . import deployments
 from .cow import COW_ALL, COW_INDEXES, CopyOnWrite
 from .notify import ChangeNotifier
+from .periodic import PeriodicWrites
 from .reads import Reads
 from .security import SecurityWrites
 from .services import Change, ServiceWrites
@@ -134,7 +135,7 @@ class StateSnapshot(_Indexed):
         return self
 
 
-class StateStore(_Indexed, ServiceWrites, SecurityWrites):
+class StateStore(_Indexed, ServiceWrites, SecurityWrites, PeriodicWrites):
     def __init__(self) -> None:
         super().__init__(Tables())
         self.lock = threading.RLock()
@@ -164,6 +165,7 @@ class StateStore(_Indexed, ServiceWrites, SecurityWrites):
                 acl_bootstrap_index=t.acl_bootstrap_index,
                 namespaces=t.namespaces,
                 quotas=t.quotas,
+                periodic_launches=t.periodic_launches,
             )
             self._shared.update(COW_ALL)
             return StateSnapshot.of(self, shared)

@@ -22,6 +22,7 @@ from controlplane.structs import (
     ServerMember,
     ServiceRegistration,
 )
+from controlplane.structs.periodic import PeriodicLaunch
 
 JobKey = tuple[str, str]
 
@@ -36,6 +37,7 @@ TABLES = (
     "acl_tokens",
     "namespaces",
     "quotas",
+    "periodic_launches",
 )
 
 
@@ -63,6 +65,9 @@ class Tables:
     acl_bootstrap_index: int = 0
     namespaces: dict[str, Namespace] = field(default_factory=dict)
     quotas: dict[str, QuotaSpec] = field(default_factory=dict)
+    # (namespace, periodic parent ID) -> latest launch (issue 10;
+    # state/periodic.py); replaced whole on write like the tables above
+    periodic_launches: dict[JobKey, PeriodicLaunch] = field(default_factory=dict)
 
     def upgrade(self) -> Tables:
         """Fill tables a snapshot from an older version did not have."""

@@ -37,6 +37,9 @@ class Evaluation(Struct, frozen=True):
     modify_index: int = 0
     create_time: int = 0
     modify_time: int = 0
+    # the quota whose limit blocked this (blocked) evaluation ("" = capacity);
+    # last so pickled snapshots of older evaluations still line up
+    quota_limit_reached: str = ""
 
     def terminal(self) -> bool:
         return self.status in ("complete", "failed", "canceled")

@@ -254,6 +254,8 @@ class Job(Struct, frozen=True):
     create_index: int = 0
     modify_index: int = 0
     job_modify_index: int = 0
+    # a dispatched child's `-idempotency-token` (a repeated dispatch returns it)
+    dispatch_idempotency_token: str = ""
 
     def group(self, name: str) -> TaskGroup | None:
         for tg in self.task_groups:

@@ -72,3 +72,6 @@ class SchedulerResult(Struct, frozen=True):
     # evaluations to create with the plan: delayed reschedules (WaitUntil set,
     # TriggeredBy "alloc-failure"), rolling-update follow-ups
     followup_evals: list[Evaluation] = msgspec.field(default_factory=list)
+    # name of the quota that refused placements ("" = none): the blocked
+    # evaluation's QuotaLimitReached
+    quota_limit_reached: str = ""

@@ -19,7 +19,7 @@ from typing import Protocol, TextIO
 import httpx
 
 from controlplane.errors import NomadError
-from nomadtui.client import AgentUnreachable, NomadClient, one_line
+from nomadtui.client import AgentUnreachable, NomadClient, TLSConfig, one_line
 
 from . import format as fmt
 
@@ -36,6 +36,18 @@ def error_line(err: BaseException) -> str:
     if isinstance(err, CommandError):
         return err.message
     return f"Error: {one_line(str(err))}"
+
+
+def tls_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> TLSConfig:
+    """The global -ca-cert / -client-cert / -client-key / -tls-skip-verify flags,
+    then NOMAD_CACERT / NOMAD_CLIENT_CERT / NOMAD_CLIENT_KEY / NOMAD_SKIP_VERIFY."""
+    return TLSConfig.resolve(
+        ca_cert=getattr(args, "ca_cert", None),
+        client_cert=getattr(args, "client_cert", None),
+        client_key=getattr(args, "client_key", None),
+        skip_verify=True if getattr(args, "tls_skip_verify", False) else None,
+        env=env,
+    )
 
 
 @contextmanager
@@ -105,6 +117,7 @@ class Context:
                 region=getattr(self.args, "region", None),
                 transport=self.runtime.transport,
                 env=self.runtime.env,
+                tls=tls_from_args(self.args, self.runtime.env),
             )
         return self._client
 

@@ -17,7 +17,7 @@ from nomadtui.client import ClientConfig
 from nomadtui.lb import ApiTarget, LoadBalancer, listen, sock_addr
 from nomadtui.lb.routes import STRATEGIES
 
-from .context import CommandError, Context
+from .context import CommandError, Context, tls_from_args
 
 DEFAULT_PROXY_ADDR = "127.0.0.1:9999"
 DEFAULT_UI_ADDR = "127.0.0.1:9998"
@@ -51,6 +51,7 @@ def run_lb(ctx: Context) -> int:
         getattr(args, "token", None),
         getattr(args, "namespace", None),
         env=ctx.runtime.env,
+        tls=tls_from_args(args, ctx.runtime.env),
     )
     socks: list[socket.socket] = []
     try:
@@ -60,7 +61,7 @@ def run_lb(ctx: Context) -> int:
             except (OSError, ValueError) as err:
                 raise CommandError(f"Error: cannot listen on {flag} {addr}: {err}") from err
         lb = LoadBalancer(
-            ApiTarget(config.address, config.token, config.namespace),
+            ApiTarget(config.address, config.token, config.namespace, config.verify()),
             strategy=args.strategy,
             out=ctx.out,
         )

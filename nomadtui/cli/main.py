@@ -14,23 +14,29 @@ from collections.abc import Sequence
 from controlplane.errors import NomadError
 
 from . import (
+    acl,
     agent,
     alloc,
     deployment,
     eval,
     job,
+    job_dispatch,
+    job_periodic,
     job_plan,
     job_scale,
     job_versions,
     lb,
     logs,
+    namespace,
     node,
     node_drain,
     operator,
+    quota,
     server,
     service,
     status,
     system,
+    tls,
     web,
 )
 from .context import CommandError, Context, Runtime, error_line
@@ -68,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         subs,
         "job",
         "job commands: run, plan, stop, status, scale, history, revert, deployments, init, "
-        "validate, inspect",
+        "validate, inspect, dispatch, periodic",
     )
     p = tree.command(
         jobs,
@@ -170,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     flag(p, "all", action="store_true", help="include deployments of an earlier job with this ID")
     flag(p, "verbose", action="store_true", help="full IDs")
     p.add_argument("job", help="job ID or prefix")
+    job_periodic.add_commands(tree, jobs)
+    job_dispatch.add_commands(tree, jobs)
 
     deps = tree.group(
         subs, "deployment", "deployment commands: list, status, promote, fail, pause, resume"
@@ -259,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     bool_flag(p, "prune", False, "remove the server from the member list entirely")
     p.add_argument("node", metavar="NAME", help="server member name")
 
-    ops = tree.group(subs, "operator", "operator commands: raft, snapshot")
+    ops = tree.group(subs, "operator", "operator commands: raft, snapshot, gossip")
     raft = tree.group(ops, "raft", "Raft peer commands: list-peers, remove-peer")
     p = tree.command(
         raft, "list-peers", "show the Raft peer configuration", operator.run_raft_list_peers
@@ -285,6 +293,65 @@ def build_parser() -> argparse.ArgumentParser:
         operator.run_snapshot_restore,
     )
     p.add_argument("file", help="snapshot file written by 'operator snapshot save'")
+
+    gossip = tree.group(ops, "gossip", "Raft encryption key commands: keyring generate")
+    keyring = tree.group(gossip, "keyring", "Raft encryption keys: generate")
+    tree.command(
+        keyring,
+        "generate",
+        "print a new key for 'serve -encrypt' / server { encrypt }",
+        tls.run_keyring_generate,
+    )
+    tree.command(
+        ops, "keygen", "alias of 'operator gossip keyring generate'", tls.run_keyring_generate
+    )
+
+    tlsg = tree.group(subs, "tls", "TLS commands: ca create, cert create")
+    tls_ca = tree.group(tlsg, "ca", "certificate authority commands: create")
+    p = tree.command(
+        tls_ca,
+        "create",
+        "create a certificate authority",
+        tls.run_ca_create,
+        "Write nomad-agent-ca.pem and nomad-agent-ca-key.pem to the current directory.",
+    )
+    flag(p, "days", type=int, default=5 * 365, metavar="N", help="days valid (default 5 years)")
+    flag(p, "domain", default="nomad", metavar="DOMAIN", help="domain of the cluster (nomad)")
+    flag(p, "common-name", default="", metavar="CN", help="CA common name (Nomad Agent CA ...)")
+    tls_cert = tree.group(tlsg, "cert", "certificate commands: create")
+    p = tree.command(
+        tls_cert,
+        "create",
+        "create a server, client or cli certificate signed by the CA",
+        tls.run_cert_create,
+        "Write <region>-<server|client|cli>-<domain>.pem and -key.pem to the current\n"
+        "directory. Server certificates name server.<region>.nomad, client ones\n"
+        "client.<region>.nomad, cli ones cli.<region>.nomad; all name localhost,\n"
+        "server and client ones 127.0.0.1. The region comes from -region.",
+    )
+    flag(p, "server", action="store_true", help="a server certificate")
+    flag(p, "client", action="store_true", help="a client certificate")
+    flag(p, "cli", action="store_true", help="a certificate for the CLI and console")
+    flag(p, "ca", default="#DOMAIN#-agent-ca.pem", metavar="FILE", help="CA certificate")
+    flag(p, "key", default="#DOMAIN#-agent-ca-key.pem", metavar="FILE", help="CA key")
+    flag(p, "days", type=int, default=365, metavar="N", help="days valid (default 1 year)")
+    flag(p, "domain", default="nomad", metavar="DOMAIN", help="domain (nomad)")
+    flag(
+        p,
+        "additional-dnsname",
+        action="append",
+        metavar="NAME",
+        help="another DNS name in the certificate (repeatable)",
+    )
+    flag(
+        p,
+        "additional-ipaddress",
+        action="append",
+        metavar="IP",
+        help="another IP address in the certificate (repeatable)",
+    )
+
+    acl.register(tree, subs)
 
     systems = tree.group(subs, "system", "system commands: gc")
     tree.command(systems, "gc", "run a garbage collection now", system.run_system_gc)
@@ -371,6 +438,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("service", metavar="NAME", help="service name")
     p.add_argument("id", metavar="ID", help="registration ID")
+
+    nss = tree.group(subs, "namespace", "namespace commands: apply, list, status, inspect, delete")
+    p = tree.command(nss, "apply", "create or update a namespace", namespace.run_namespace_apply)
+    flag(p, "description", metavar="TEXT", default=None, help="the namespace's description")
+    flag(p, "quota", metavar="QUOTA", default=None, help="quota spec limiting the namespace")
+    p.add_argument(
+        "target", metavar="NAME|FILE", help="namespace name, or a spec file ('-': stdin)"
+    )
+    p = tree.command(nss, "list", "list namespaces", namespace.run_namespace_list)
+    flag(p, "json", action="store_true", help="print the namespaces as JSON")
+    for name, summary, handler in (
+        ("status", "show one namespace and its quota usage", namespace.run_namespace_status),
+        ("inspect", "print one namespace as JSON", namespace.run_namespace_inspect),
+        (
+            "delete",
+            "delete a namespace (its jobs must be terminal)",
+            namespace.run_namespace_delete,
+        ),
+    ):
+        p = tree.command(nss, name, summary, handler)
+        p.add_argument(
+            "name",
+            metavar="NAME",
+            help="namespace name" + (" or prefix" if name != "delete" else ""),
+        )
+
+    quotas = tree.group(subs, "quota", "quota commands: apply, list, status, inspect, delete, init")
+    p = tree.command(quotas, "apply", "create or update a quota spec", quota.run_quota_apply)
+    p.add_argument("file", metavar="FILE", help="quota spec file, HCL or JSON ('-': stdin)")
+    p = tree.command(quotas, "list", "list quota specs", quota.run_quota_list)
+    flag(p, "json", action="store_true", help="print the quota specs as JSON")
+    flag(p, "prefix", metavar="PREFIX", default="", help="only names with this prefix")
+    p = tree.command(quotas, "status", "show a quota's limits and usage", quota.run_quota_status)
+    flag(p, "json", action="store_true", help="print the quota spec as JSON")
+    p.add_argument("name", metavar="NAME", help="quota name")
+    p = tree.command(
+        quotas, "inspect", "print a quota and its usage as JSON", quota.run_quota_inspect
+    )
+    p.add_argument("name", metavar="NAME", help="quota name")
+    p = tree.command(quotas, "delete", "delete an unused quota spec", quota.run_quota_delete)
+    p.add_argument("name", metavar="NAME", help="quota name")
+    p = tree.command(quotas, "init", "write an example quota spec file", quota.run_quota_init)
+    flag(p, "json", action="store_true", help="write spec.json instead of spec.hcl")
 
     evals = tree.group(subs, "eval", "evaluation commands: list, status")
     p = tree.command(evals, "list", "list evaluations", eval.run_eval_list)

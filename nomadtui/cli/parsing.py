@@ -93,6 +93,34 @@ def global_flags(parser: argparse.ArgumentParser, *, top: bool) -> None:
     flag(
         group, "no-color", action="store_true", default=flag_default, help="disable colored output"
     )
+    flag(
+        group,
+        "ca-cert",
+        metavar="FILE",
+        default=default,
+        help="CA certificate verifying the agent's TLS certificate (env NOMAD_CACERT)",
+    )
+    flag(
+        group,
+        "client-cert",
+        metavar="FILE",
+        default=default,
+        help="client certificate for agents requiring one (env NOMAD_CLIENT_CERT)",
+    )
+    flag(
+        group,
+        "client-key",
+        metavar="FILE",
+        default=default,
+        help="key of -client-cert (env NOMAD_CLIENT_KEY)",
+    )
+    flag(
+        group,
+        "tls-skip-verify",
+        action="store_true",
+        default=flag_default,
+        help="do not verify the agent's TLS certificate (env NOMAD_SKIP_VERIFY); insecure",
+    )
 
 
 class Tree:

@@ -14,6 +14,8 @@ from . import format as fmt
 from .alloc_table import alloc_table
 from .context import Context, reporting
 from .deployment_format import groups_table
+from .job_dispatch import parameterized_section
+from .job_periodic import next_launch_line
 from .metrics import alloc_metric_lines
 
 
@@ -98,11 +100,14 @@ def show_job(ctx: Context, prefix: str) -> int:
                 ("Status", job_status_label(job)),
                 ("Periodic", str(is_periodic(job)).lower()),
                 ("Parameterized", str(is_parameterized(job)).lower()),
+                *_next_launch(ctx, job),
             ]
         )
     )
     if getattr(ctx.args, "short", False):
         return 0
+    if is_parameterized(job):
+        parameterized_section(ctx, job)
     with reporting("Error querying job"):
         summary = client.job_summary(job_id, namespace=ns).data or {}
         evals: list[dict[str, Any]] = client.job_evaluations(job_id, namespace=ns).data or []
@@ -123,6 +128,13 @@ def show_job(ctx: Context, prefix: str) -> int:
     ctx.title("Allocations")
     ctx.out(alloc_table(ctx, allocs) if allocs else "No allocations placed")
     return 0
+
+
+def _next_launch(ctx: Context, job: dict[str, Any]) -> list[tuple[str, object]]:
+    if not is_periodic(job) or is_parameterized(job):
+        return []
+    line = next_launch_line(job, ctx.now())
+    return [("Next Periodic Launch", line)] if line else []
 
 
 def _summary(ctx: Context, summary: dict[str, Any]) -> None:

@@ -37,10 +37,12 @@ def console_command(args: Any, python: str = sys.executable) -> str:
     and `ps` shows it): sessions inherit it as NOMAD_TOKEN.
     """
     argv = [python, "-m", "nomadtui"]
-    for name in ("address", "namespace", "region"):
-        value = getattr(args, name, None)
+    for name in ("address", "namespace", "region", "ca-cert", "client-cert", "client-key"):
+        value = getattr(args, name.replace("-", "_"), None)
         if value:
             argv += [f"-{name}", value]
+    if getattr(args, "tls_skip_verify", False):
+        argv.append("-tls-skip-verify")
     if getattr(args, "read_only", False):
         argv.append("-read-only")
     return shlex.join(argv)

@@ -6,13 +6,15 @@ Owns what the sync client (and a future async one) share; does no I/O itself.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from controlplane.errors import NomadError, error_for_status
+from controlplane.errors import NomadError, ValidationError, error_for_status
 
 DEFAULT_ADDRESS = "http://127.0.0.1:4646"
 
@@ -32,6 +34,79 @@ class AgentUnreachable(NomadError):
         self.reason = reason
 
 
+_TRUE = ("1", "t", "true", "yes")
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    """How to verify the agent and whom to present as (Nomad's NOMAD_CACERT,
+    NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY, NOMAD_SKIP_VERIFY)."""
+
+    ca_cert: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    skip_verify: bool = False
+
+    @classmethod
+    def resolve(
+        cls,
+        ca_cert: str | None = None,
+        client_cert: str | None = None,
+        client_key: str | None = None,
+        skip_verify: bool | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> TLSConfig:
+        """Flags first, then NOMAD_* variables."""
+        env = os.environ if env is None else env
+        if skip_verify is None:
+            skip_verify = env.get("NOMAD_SKIP_VERIFY", "").strip().lower() in _TRUE
+        return cls(
+            ca_cert=ca_cert or env.get("NOMAD_CACERT") or None,
+            client_cert=client_cert or env.get("NOMAD_CLIENT_CERT") or None,
+            client_key=client_key or env.get("NOMAD_CLIENT_KEY") or None,
+            skip_verify=skip_verify,
+        )
+
+    def verify(self) -> ssl.SSLContext | bool:
+        """httpx `verify=`: True (system trust) unless something is configured.
+
+        Raises ValidationError naming the file when one cannot be loaded.
+        """
+        if not (self.ca_cert or self.client_cert or self.skip_verify):
+            return True
+        return _ssl_context(self)
+
+
+@functools.lru_cache(maxsize=8)
+def _ssl_context(tls: TLSConfig) -> ssl.SSLContext:
+    # cached: the console builds a client per namespace switch and stream
+    try:
+        ctx = ssl.create_default_context(cafile=tls.ca_cert)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValidationError(
+            f"cannot load CA certificate {tls.ca_cert}: {_ssl_reason(exc)}"
+        ) from None
+    if tls.skip_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if tls.client_cert:
+        try:
+            ctx.load_cert_chain(tls.client_cert, tls.client_key or None)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValidationError(
+                f"cannot load client certificate {tls.client_cert}: {_ssl_reason(exc)}"
+            ) from None
+    elif tls.client_key:
+        raise ValidationError("a client key (NOMAD_CLIENT_KEY) needs a client certificate")
+    return ctx
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror and not isinstance(exc, ssl.SSLError):
+        return exc.strerror.lower()
+    return describe_transport_error(exc)
+
+
 @dataclass(frozen=True)
 class ClientConfig:
     """Where and as whom to talk; unset values come from NOMAD_* variables."""
@@ -41,6 +116,7 @@ class ClientConfig:
     namespace: str | None = None
     region: str | None = None
     timeout: float = 30.0
+    tls: TLSConfig = field(default_factory=TLSConfig)
 
     @classmethod
     def resolve(
@@ -51,6 +127,7 @@ class ClientConfig:
         region: str | None = None,
         timeout: float = 30.0,
         env: Mapping[str, str] | None = None,
+        tls: TLSConfig | None = None,
     ) -> ClientConfig:
         env = os.environ if env is None else env
         addr = address or env.get("NOMAD_ADDR") or DEFAULT_ADDRESS
@@ -62,7 +139,12 @@ class ClientConfig:
             namespace=namespace or env.get("NOMAD_NAMESPACE") or None,
             region=region or env.get("NOMAD_REGION") or None,
             timeout=timeout,
+            tls=tls if tls is not None else TLSConfig.resolve(env=env),
         )
+
+    def verify(self) -> ssl.SSLContext | bool:
+        """httpx `verify=` for this agent address (TLSConfig.verify)."""
+        return self.tls.verify()
 
     def headers(self) -> dict[str, str]:
         return {"X-Nomad-Token": self.token} if self.token else {}
@@ -152,6 +234,10 @@ def raise_for_status(status: int, body: str) -> None:
 def describe_transport_error(exc: BaseException) -> str:
     """A short lower-case reason for a transport failure ("connection refused")."""
     text = str(exc) or type(exc).__name__
+    tls = re.search(r"\[SSL: [A-Z_]+\]\s*([^(]+)", text)
+    if tls or isinstance(exc, ssl.SSLError) or "SSL" in text or "TLS" in text:
+        reason = tls.group(1).strip().rstrip(".") if tls else text
+        return f"TLS handshake failed: {reason}"
     errno_text = re.search(r"\[Errno -?\d+\]\s*(.+)", text)
     if errno_text:
         text = errno_text.group(1)

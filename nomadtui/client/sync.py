@@ -21,6 +21,7 @@ from .core import (
     AgentUnreachable,
     ClientConfig,
     Response,
+    TLSConfig,
     blocking_params,
     describe_transport_error,
     raise_for_status,
@@ -56,18 +57,34 @@ class NomadClient:
         *,
         transport: httpx.BaseTransport | None = None,
         env: Mapping[str, str] | None = None,
+        tls: TLSConfig | None = None,
     ) -> None:
-        self.config = ClientConfig.resolve(address, token, namespace, region, timeout, env)
+        self.config = ClientConfig.resolve(address, token, namespace, region, timeout, env, tls)
         self._http = httpx.Client(
             base_url=self.config.address,
             headers=self.config.headers(),
             timeout=timeout,
             transport=transport,
+            verify=self.config.verify(),
         )
 
     @property
     def address(self) -> str:
         return self.config.address
+
+    def _unreachable(self, exc: httpx.TransportError) -> AgentUnreachable:
+        reason = describe_transport_error(exc)
+        # a TLS listener hangs up on a plain-HTTP request, and (TLS 1.3) on a
+        # caller without the client certificate it requires, after the handshake
+        if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+            if self.address.startswith("http://"):
+                reason += "; if the agent serves TLS, use an https:// address"
+            elif not self.config.tls.client_cert:
+                reason += (
+                    "; if the agent requires client certificates, "
+                    "set -client-cert and -client-key (NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY)"
+                )
+        return AgentUnreachable(self.address, reason)
 
     def close(self) -> None:
         self._http.close()
@@ -98,7 +115,7 @@ class NomadClient:
                 timeout=timeout if timeout is not None else self.config.timeout,
             )
         except httpx.TransportError as exc:
-            raise AgentUnreachable(self.address, describe_transport_error(exc)) from exc
+            raise self._unreachable(exc) from exc
         raise_for_status(resp.status_code, resp.text)
         data = resp.json() if resp.content.strip() else None
         return response_meta(data, resp.headers)
@@ -407,7 +424,7 @@ class NomadClient:
                 method, path, params=params, content=content, timeout=self.config.timeout
             )
         except httpx.TransportError as exc:
-            raise AgentUnreachable(self.address, describe_transport_error(exc)) from exc
+            raise self._unreachable(exc) from exc
         raise_for_status(resp.status_code, resp.text)
         return resp
 
@@ -456,7 +473,7 @@ class NomadClient:
                         if heartbeats or not frame.is_heartbeat:
                             yield frame
         except httpx.TransportError as exc:
-            raise AgentUnreachable(self.address, describe_transport_error(exc)) from exc
+            raise self._unreachable(exc) from exc
 
 
 def _ns(namespace: str | None) -> dict[str, Any]:

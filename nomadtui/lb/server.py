@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,6 +64,8 @@ class ApiTarget:
     address: str
     token: str | None = None
     namespace: str | None = None
+    # httpx `verify=` for an https:// catalog (ClientConfig.verify: CA, client cert)
+    verify: ssl.SSLContext | bool = True
 
 
 def _uvicorn(app: object) -> uvicorn.Server:
@@ -140,6 +143,7 @@ class LoadBalancer:
             # blocking queries are held up to wait + wait/16 by the servers
             timeout=httpx.Timeout(self._wait_s + self._wait_s / 16 + 10, connect=5.0),
             trust_env=False,
+            verify=self.api.verify,
         ) as catalog_http:
             self.watcher = CatalogWatcher(
                 catalog_http, self._on_change, namespace=self.api.namespace, wait_s=self._wait_s

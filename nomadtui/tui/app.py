@@ -1,11 +1,13 @@
 """ConsoleApp: the operator console — k9s-style modes, `:` commands, live views.
 
 Each mode (`:jobs`, `:nodes`, `:allocs`, `:deploy`, `:evals`, `:servers`,
-`:events`, `:services`) has its own drill-down stack; `esc` goes back.
+`:events`, `:services`, `:quotas`) has its own drill-down stack; `esc` goes back.
 Views live in `screens/<name>.py` and are found by name, so a view that is
 not built yet shows a placeholder instead of breaking the console. The app
-holds the API client, the connection state and the read-only switch; it
-never talks to the control plane from the UI thread (screens' watches do).
+holds the API client, the connection state, the read-only switch and the
+token's permissions (access.py resolves them and asks for a token; `:token`
+changes it; `:ns NAME` / `n` pick the namespace); it never talks to the
+control plane from the UI thread (screens' watches and workers do).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+from rich.markup import escape
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
@@ -25,9 +29,11 @@ from textual.screen import ModalScreen, Screen
 from nomadtui.client import NomadClient
 
 from . import watch
+from .access import Access
 from .config import ConsoleSettings, load_settings, startup_warnings
-from .messages import ConnectionChanged
+from .messages import AccessDenied, ConnectionChanged
 from .palette import JumpProvider
+from .permissions import SUBMIT_JOB, UNKNOWN, Permissions
 from .screens.base import ConsoleScreen, ContextBar
 from .screens.help import HelpScreen
 from .screens.placeholder import PlaceholderScreen
@@ -43,10 +49,14 @@ VIEWS: dict[str, tuple[str, str, str]] = {
     "evals": ("evals", "EvalsScreen", "Evaluations"),
     "services": ("services", "ServicesScreen", "Services"),
     "events": ("events", "EventsScreen", "Events"),
+    "quotas": ("quotas", "QuotasScreen", "Quotas"),
 }
 ALIASES = {"job": "jobs", "alloc": "allocs", "node": "nodes", "server": "servers",
            "deployments": "deploy", "deployment": "deploy", "eval": "evals",
-           "service": "services", "svc": "services", "event": "events"}
+           "service": "services", "svc": "services", "event": "events",
+           "quota": "quotas", "namespace": "ns", "namespaces": "ns"}
+# shown in the command bar's placeholder and the help, after the views
+COMMANDS = ["ns NAME", "token", "q"]
 
 # drill-down screens: kind -> (module, class)
 DETAILS: dict[str, tuple[str, str]] = {
@@ -93,6 +103,7 @@ class ConsoleApp(App[None]):
         Binding("escape", "back", "Back", show=False, id="app.back"),
         Binding("ctrl+r", "refresh", "Refresh", show=False, id="app.refresh"),
         Binding("r", "plan", "Run/Plan", show=False, id="app.plan"),
+        Binding("n", "namespaces", "Namespace", show=False, id="app.namespaces"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
@@ -101,9 +112,14 @@ class ConsoleApp(App[None]):
         client: NomadClient,
         read_only: bool = False,
         settings: ConsoleSettings | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__()
         self.client = client
+        # clients derived from `client` (`:ns`, `:token`) reuse it (tests inject a fake)
+        self._transport = transport
+        self.permissions: Permissions = UNKNOWN
+        self.access = Access(self)
         self.read_only = read_only
         self.connection_error = ""
         self.settings = settings or ConsoleSettings()
@@ -114,10 +130,13 @@ class ConsoleApp(App[None]):
         for warning in startup_warnings(self.settings):
             self.notify(warning, severity="warning", timeout=10)
 
+    def on_mount(self) -> None:
+        self.access.resolve_current()
+
     def action_command_bar(self) -> None:
         # one bar per screen: each mode keeps its own screen stack
         bars = self.screen.query(CommandBar)
-        bar = bars.first() if bars else CommandBar([*VIEWS, "ns NAME", "q"])
+        bar = bars.first() if bars else CommandBar([*VIEWS, *COMMANDS])
         if not bars:
             self.screen.mount(bar)
         bar.open()
@@ -131,7 +150,12 @@ class ConsoleApp(App[None]):
         if word in ("q", "quit"):
             self.exit()
         elif word == "ns":
-            self.set_namespace(arg.strip())
+            if arg.strip():
+                self.set_namespace(arg.strip())
+            else:
+                self.action_namespaces()
+        elif word == "token":
+            self.access.ask("", force=True)
         elif word in VIEWS:
             self.switch_mode(word)
         else:
@@ -145,8 +169,12 @@ class ConsoleApp(App[None]):
         else:
             self.push_screen(cls(*args))
 
-    def open_job(self, job_id: str) -> None:
-        self.open_detail("job", job_id)
+    def open_job(self, job_id: str, namespace: str = "") -> None:
+        # a job ID is unique only within its namespace: `*` lists need it
+        if namespace:
+            self.open_detail("job", job_id, namespace)
+        else:
+            self.open_detail("job", job_id)
 
     def open_alloc(self, alloc_id: str) -> None:
         self.open_detail("alloc", alloc_id)
@@ -177,13 +205,61 @@ class ConsoleApp(App[None]):
         else:
             self.push_screen(cls(path=path, job_id=job_id))  # type: ignore[call-arg]
 
+    def action_namespaces(self) -> None:
+        from .screens.namespaces import NamespacePicker
+
+        def picked(choice: str | None) -> None:
+            if choice == NamespacePicker.QUOTAS:
+                self.switch_mode("quotas")
+            elif choice is not None:
+                self.set_namespace(choice)
+
+        self.push_screen(NamespacePicker(self.client), picked)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "namespaces":
+            return not isinstance(self.screen, ModalScreen)
         if action != "plan":
             return True
         # --read-only hides every way to change the cluster; a dialog or a plan
         # screen already open keeps `r` for itself
         busy = isinstance(self.screen, ModalScreen) or type(self.screen).__name__ == "PlanScreen"
-        return not (self.read_only or busy)
+        if self.read_only or busy:
+            return False
+        # shown, but disabled, when the token may not submit jobs here
+        return None if self.denied_reason(action) else True
+
+    def denied_reason(self, action: str) -> str:
+        if action == "plan":
+            return self.permissions.denied(SUBMIT_JOB, self.namespace)
+        return ""
+
+    async def run_action(
+        self,
+        action: str | Any,
+        default_namespace: Any = None,
+        namespaces: Any = None,
+    ) -> bool:
+        if await super().run_action(action, default_namespace, namespaces):
+            return True
+        # a key the token may not use says why instead of doing nothing
+        reason = self._denied_action(action, default_namespace)
+        if reason:
+            self.notify(f"Not allowed: {reason}", severity="warning", timeout=4)
+            return True
+        return False
+
+    def _denied_action(self, action: object, default_namespace: object) -> str:
+        if not isinstance(action, str):
+            return ""
+        name = action.split("(", 1)[0]
+        target: object = self if default_namespace is None else default_namespace
+        if name.startswith("app."):
+            target, name = self, name[4:]
+        elif name.startswith("screen."):
+            target, name = self.screen, name[7:]
+        reason = getattr(target, "denied_reason", None)
+        return str(reason(name)) if callable(reason) else ""
 
     async def action_back(self) -> None:
         handler = getattr(self.screen, "key_escape", None)
@@ -199,26 +275,55 @@ class ConsoleApp(App[None]):
             b = active.binding
             # the screen's and the app's keys, not the widgets' internals
             mine = active.node is self.screen or active.node is self
-            if mine and b.description and b.action not in seen and active.enabled:
+            if not (mine and b.description) or b.action in seen:
+                continue
+            reason = "" if active.enabled else self._denied_action(b.action, active.node)
+            if active.enabled or reason:
                 seen.add(b.action)
-                keys.append((b.key_display or key, b.description))
-        self.push_screen(HelpScreen(keys, list(VIEWS)))
+                why = f"  [dim]({escape(reason)})[/dim]" if reason else ""
+                keys.append((b.key_display or key, b.description + why))
+        self.push_screen(HelpScreen(keys, [*VIEWS, *COMMANDS]))
 
     def action_refresh(self) -> None:
         if isinstance(self.screen, ConsoleScreen):
             self.screen.refresh_data()
 
-    # -- connection and namespace ----------------------------------------
-    def set_namespace(self, namespace: str) -> None:
-        old = self.client
-        self.client = NomadClient(
-            address=old.config.address, token=old.config.token,
-            namespace=namespace or None, region=old.config.region,
-        )
+    # -- connection, token and namespace --------------------------------
+    @property
+    def namespace(self) -> str:
+        """The namespace the views show (`*` = every namespace the token can see)."""
+        return self.client.config.namespace or "default"
+
+    def derive_client(self, **changes: Any) -> NomadClient:
+        """A client like the current one with `changes` (token, namespace)."""
+        cfg = self.client.config
+        values: dict[str, Any] = {
+            "address": cfg.address, "token": cfg.token, "namespace": cfg.namespace,
+            "region": cfg.region, "timeout": cfg.timeout, "tls": cfg.tls,
+        }
+        values.update(changes)
+        # env={}: every value is explicit (NOMAD_TOKEN must not come back)
+        return NomadClient(**values, transport=self._transport, env={})
+
+    def use_client(self, client: NomadClient) -> None:
+        """Switch every view to `client` (their watches restart with it)."""
+        self.client = client
         for screen in self._all_console_screens():
             screen.restart_watches()
         self.update_context()
+
+    def set_namespace(self, namespace: str) -> None:
+        self.use_client(self.derive_client(namespace=namespace or None))
         self.notify(f"namespace {namespace or 'default'}", timeout=2)
+
+    def set_permissions(self, permissions: Permissions) -> None:
+        self.permissions = permissions
+        self.update_context()
+        # keys the token cannot use turn disabled (footer, help)
+        self.screen.refresh_bindings()
+
+    def on_access_denied(self, message: AccessDenied) -> None:
+        self.access.denied(message.error)
 
     def _all_console_screens(self) -> list[ConsoleScreen]:
         screens: list[ConsoleScreen] = []
@@ -228,14 +333,23 @@ class ConsoleApp(App[None]):
 
     def context_line(self, view: str) -> str:
         cfg = self.client.config
-        parts = [f"[b]{view}[/b]", cfg.address, f"ns:{cfg.namespace or 'default'}"]
-        if cfg.region:
-            parts.append(f"region:{cfg.region}")
+        parts = [f"[b]{view}[/b]", cfg.address, *self.scope_parts()]
+        token = self.permissions.describe()
+        if token:
+            parts.append(escape(token))
         if self.read_only:
             parts.append("[reverse] read-only [/reverse]")
         if self.connection_error:
             parts.append(f"cannot reach {cfg.address}: {self.connection_error} (retrying)")
         return "  ".join(parts)
+
+    def scope_parts(self) -> list[str]:
+        """Where the views look: the namespace, then (issue 10) the region."""
+        cfg = self.client.config
+        parts = [f"ns:{escape(self.namespace)}"]
+        if cfg.region:
+            parts.append(f"region:{escape(cfg.region)}")
+        return parts
 
     def update_context(self) -> None:
         screen = self.screen
@@ -274,11 +388,14 @@ def run_console(args: argparse.Namespace) -> int:
         logging.basicConfig(filename=log_path, level=logging.INFO)
         agent = start_dev_agent()
         address = f"http://{agent.config.http_addr}"
+    from nomadtui.cli.context import tls_from_args
+
     client = NomadClient(
         address=address,
         token=settings.token,
         namespace=settings.namespace,
         region=settings.region,
+        tls=tls_from_args(args),
     )
     try:
         ConsoleApp(client, read_only=getattr(args, "read_only", False), settings=settings).run()

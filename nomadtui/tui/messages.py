@@ -31,3 +31,11 @@ class WatchFailed(Message):
         super().__init__()
         self.source = source
         self.error = error
+
+
+class AccessDenied(Message):
+    """The agent answered a watch with 403 (no token, unknown token, no rights)."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error

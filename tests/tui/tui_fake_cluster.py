@@ -795,6 +795,9 @@ class FakeCluster:
             ("GET", r"/v1/agent/self", lambda m, r: AGENT_SELF),
             ("GET", r"/v1/status/leader", lambda m, r: LEADER),
             ("GET", r"/v1/status/peers", lambda m, r: [f"10.0.0.1{n}:4647" for n in (1, 2, 3)]),
+            # the console asks who its token is at start: this agent runs without ACLs
+            ("GET", r"/v1/acl/token/self",
+             lambda m, r: httpx.Response(400, text="ACL support disabled")),
         ]:
             self.routes.append((method, re.compile(pattern + "$"), route))
 

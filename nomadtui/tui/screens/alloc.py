@@ -2,6 +2,7 @@
 task states with their recent events, resources, ports; logs from here.
 
 Restart (a task or all) and stop are MUTATING: hidden with --read-only,
+disabled (with the reason) for a token without alloc-lifecycle (logs: read-logs),
 behind a confirmation that defaults to Cancel, run off the UI thread, and
 reported as a notification (success or the server's error). The screen keeps
 its last good data when the allocation cannot be read.
@@ -22,6 +23,7 @@ from controlplane.errors import NotFound
 from nomadtui.client import NomadClient, Response
 
 from ..messages import DataChanged
+from ..permissions import ALLOC_LIFECYCLE, READ_LOGS
 from ..watch import WAIT_S
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.resource_table import Column, ResourceTable
@@ -52,6 +54,7 @@ def _gone(message: str) -> Response:
 class AllocScreen(ConsoleScreen):
     VIEW_TITLE = "Allocation"
     MUTATING = frozenset({"restart", "stop"})
+    NEEDS = {"restart": ALLOC_LIFECYCLE, "stop": ALLOC_LIFECYCLE, "logs": READ_LOGS}
     DEFAULT_CSS = """
     AllocScreen #facts { height: auto; padding: 0 1; margin-bottom: 1; }
     AllocScreen #facts Static {
@@ -77,6 +80,9 @@ class AllocScreen(ConsoleScreen):
         super().__init__()
         self.alloc_id = alloc_id
         self.alloc: dict[str, Any] = {}
+
+    def acl_namespace(self) -> str:
+        return str(self.alloc.get("Namespace") or self.console.namespace)
 
     def context_text(self) -> str:
         name = self.alloc.get("Name", "")
@@ -139,6 +145,7 @@ class AllocScreen(ConsoleScreen):
         self.render_alloc()
         if first:
             self.console.update_context()
+            self.refresh_bindings()  # its namespace decides what the token may do
 
     def render_alloc(self) -> None:
         if not self.alloc:

@@ -38,6 +38,7 @@ def alloc_rows(data: Any, now: datetime) -> list[Row]:
 class AllocsScreen(ResourceScreen):
     VIEW_TITLE = "Allocations"
     SOURCE = "allocs"
+    NAMESPACED = True
     COLUMNS = (
         Column("id", "ID", width=8),
         Column("job", "Job", width=16),
@@ -61,7 +62,7 @@ class AllocsScreen(ResourceScreen):
 
     def _retick(self) -> None:
         if self._data is not None:
-            self.table.set_rows(alloc_rows(self._data, datetime.now(UTC)))
+            self.table.set_rows(self.namespaced_rows(self._data))
 
     def fetch(self, client: NomadClient, index: int) -> Response:
         # the list needs no task states: a much smaller answer per change

@@ -6,6 +6,13 @@ ResourceTable with `/` filter, sort (`s` cycles the sort column), `enter` to
 drill in and `c` to copy the selected ID. Subclasses say what to fetch and
 how a row looks.
 
+Actions that change the cluster are named in MUTATING (hidden with
+--read-only) and what each needs from the token in NEEDS (permissions.py);
+one the token lacks is shown disabled with the reason, never tried and
+failed. Subclasses say when an action applies at all in `action_applicable`.
+A list of namespaced objects (NAMESPACED) grows a Namespace column when the
+console views every namespace (`:ns *`).
+
 Textual calls `on_mount`, `on_unmount` and message handlers of EVERY class
 in a screen's inheritance chain: a subclass must not call super() for them,
 and should `message.prevent_default()` when it fully handles a DataChanged.
@@ -15,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual.app import ComposeResult
@@ -24,10 +31,10 @@ from textual.events import Key
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from controlplane.errors import NomadError
+from controlplane.errors import NomadError, PermissionDenied
 from nomadtui.client import AgentUnreachable, NomadClient, Response, one_line
 
-from ..messages import ConnectionChanged, DataChanged, WatchFailed
+from ..messages import AccessDenied, ConnectionChanged, DataChanged, WatchFailed
 from ..watch import Watch
 from ..widgets.resource_table import Column, ResourceTable, Row
 
@@ -41,6 +48,8 @@ T = TypeVar("T")
 
 RENDER_EVERY_S = 0.2
 """A busy list redraws at most five times a second."""
+
+NAMESPACE_COLUMN = Column("namespace", "Namespace", width=10)
 
 
 class ContextBar(Static):
@@ -56,6 +65,8 @@ class ConsoleScreen(Screen[None]):
     VIEW_TITLE: ClassVar[str] = ""
     # actions that change the cluster: hidden with --read-only
     MUTATING: ClassVar[frozenset[str]] = frozenset()
+    # action -> what the token needs for it (a capability, or "node:write")
+    NEEDS: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self) -> None:
         super().__init__()
@@ -96,8 +107,11 @@ class ConsoleScreen(Screen[None]):
         # no (not found, permission denied) is this view's
         if isinstance(err, AgentUnreachable):
             self.console.post_message(ConnectionChanged(str(err)))
-        else:
-            self.post_message(WatchFailed(source, str(err)))
+            return
+        if isinstance(err, PermissionDenied):
+            # perhaps no token yet, or a wrong one: the app may ask for one
+            self.console.post_message(AccessDenied(str(err)))
+        self.post_message(WatchFailed(source, str(err)))
 
     def on_watch_failed(self, message: WatchFailed) -> None:
         if message.error != self._last_failure:
@@ -157,7 +171,28 @@ class ConsoleScreen(Screen[None]):
         self.run_worker(work, thread=True, group="actions", exit_on_error=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in self.MUTATING and self.console.read_only)
+        if action in self.MUTATING and self.console.read_only:
+            return False
+        applicable = self.action_applicable(action, parameters)
+        if not applicable:
+            return applicable
+        # None: in the footer and help, dimmed, with the reason on a press
+        return None if self.denied_reason(action) else True
+
+    def action_applicable(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Whether `action` makes sense here now (False hides it, None dims it)."""
+        return True
+
+    def acl_namespace(self) -> str:
+        """The namespace this screen's object lives in (for NEEDS)."""
+        return self.console.namespace
+
+    def denied_reason(self, action: str) -> str:
+        """Why the token may not run `action` here ("" if it may)."""
+        need = self.NEEDS.get(action)
+        if need is None:
+            return ""
+        return self.console.permissions.denied(need, self.acl_namespace())
 
     def refresh_data(self) -> None:
         for w in self.watches:
@@ -172,6 +207,8 @@ class ResourceScreen(ConsoleScreen):
 
     COLUMNS: ClassVar[Sequence[Column]] = ()
     SOURCE: ClassVar[str] = ""
+    # rows are namespaced objects: a Namespace column when viewing `*`
+    NAMESPACED: ClassVar[bool] = False
     BINDINGS = [
         Binding("enter", "open", "Open", id="list.open"),
         Binding("slash", "filter", "Filter", id="list.filter"),
@@ -192,8 +229,17 @@ class ResourceScreen(ConsoleScreen):
     def compose(self) -> ComposeResult:
         yield ContextBar(self.context_text(), id="context")
         yield Input(placeholder="filter (esc to clear)", id="filter", classes="hidden")
-        yield ResourceTable(self.COLUMNS, id="table")
+        yield ResourceTable(self.columns(), id="table")
         yield Footer()
+
+    @property
+    def all_namespaces(self) -> bool:
+        return self.NAMESPACED and self.console.namespace == "*"
+
+    def columns(self) -> Sequence[Column]:
+        if not self.all_namespaces:
+            return self.COLUMNS
+        return (self.COLUMNS[0], NAMESPACE_COLUMN, *self.COLUMNS[1:])
 
     def on_mount(self) -> None:
         self.start_watches()
@@ -201,6 +247,14 @@ class ResourceScreen(ConsoleScreen):
 
     def start_watches(self) -> None:
         self.watch_api(self.SOURCE, self.fetch)
+
+    def restart_watches(self) -> None:
+        # the namespace may have changed to or from `*`: columns first
+        for table in self.query("#table").results(ResourceTable):
+            if table.all_columns != list(self.columns()):
+                self._pending = None
+                table.set_columns(self.columns())
+        super().restart_watches()
 
     @property
     def table(self) -> ResourceTable:
@@ -212,6 +266,21 @@ class ResourceScreen(ConsoleScreen):
 
     def rows(self, data: Any) -> list[Row]:
         raise NotImplementedError
+
+    def namespaced_rows(self, data: Any) -> list[Row]:
+        """`rows`, with each row's namespace as the second cell when viewing `*`."""
+        rows = self.rows(data)
+        if not self.all_namespaces:
+            return rows
+        by_key = self.row_namespaces(data)
+        return [(key, (cells[0], by_key.get(key, ""), *cells[1:])) for key, cells in rows]
+
+    def row_namespaces(self, data: Any) -> dict[str, str]:
+        """Row key -> namespace; rows are keyed by the object's ID by default."""
+        return {
+            str(item.get("ID", "")): str(item.get("Namespace", ""))
+            for item in data or [] if isinstance(item, dict)
+        }
 
     def open_item(self, key: str) -> None:
         """Drill into the row `key` (a detail screen)."""
@@ -239,7 +308,7 @@ class ResourceScreen(ConsoleScreen):
             return
         data, self._pending = self._pending, None
         self._drawn_at = time.monotonic()
-        self.table.set_rows(self.rows(data))
+        self.table.set_rows(self.namespaced_rows(data))
 
     def action_open(self) -> None:
         key = self.table.current_key

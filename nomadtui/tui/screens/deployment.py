@@ -19,6 +19,7 @@ from textual.widgets import Footer, Static
 from nomadtui.cli.format import from_rfc3339, from_unix_nano, go_duration, pretty_time_diff
 
 from ..messages import DataChanged
+from ..permissions import SUBMIT_JOB
 from ..watch import WAIT_S
 from ..widgets.bars import progress_bar
 from ..widgets.resource_table import Column, ResourceTable, Row
@@ -133,6 +134,7 @@ def header(dep: dict[str, Any]) -> Text:
 class DeploymentScreen(ConsoleScreen):
     VIEW_TITLE = "Deployment"
     MUTATING = frozenset(deployment_actions.ACTIONS)
+    NEEDS = dict.fromkeys(deployment_actions.ACTIONS, SUBMIT_JOB)
     DEFAULT_CSS = """
     DeploymentScreen #header {
         height: auto; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis;
@@ -194,9 +196,10 @@ class DeploymentScreen(ConsoleScreen):
             return
         self.console.connection_ok()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if not super().check_action(action, parameters):
-            return False
+    def acl_namespace(self) -> str:
+        return str((self.dep or {}).get("Namespace") or self.console.namespace)
+
+    def action_applicable(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in deployment_actions.ACTIONS:
             return deployment_actions.allowed(action, self.dep)
         return True

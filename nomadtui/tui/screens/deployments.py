@@ -30,6 +30,7 @@ def deployment_status(dep: dict[str, Any]) -> Text:
 
 class DeploymentsScreen(ResourceScreen):
     VIEW_TITLE = "Deployments"
+    NAMESPACED = True
     SOURCE = "deployments"
     COLUMNS = (
         Column("id", "ID", width=8),

@@ -38,6 +38,7 @@ def placement_failures(ev: dict[str, Any]) -> Text:
 
 class EvalsScreen(ResourceScreen):
     VIEW_TITLE = "Evaluations"
+    NAMESPACED = True
     SOURCE = "evals"
     COLUMNS = (
         Column("id", "ID", width=8),

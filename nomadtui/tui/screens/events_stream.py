@@ -102,7 +102,10 @@ class EventStream:
         timeout = httpx.Timeout(10.0, read=READ_TIMEOUT_S)
         with (
             httpx.Client(
-                base_url=self.config.address, headers=self.config.headers(), timeout=timeout
+                base_url=self.config.address,
+                headers=self.config.headers(),
+                timeout=timeout,
+                verify=self.config.verify(),
             ) as http,
             http.stream("GET", "/v1/event/stream", params=self.params()) as resp,
         ):

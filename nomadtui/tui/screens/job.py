@@ -295,10 +295,10 @@ class JobScreen(JobActions):
         self.refresh_bindings()
 
     # -- view actions ---------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def action_applicable(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "pick_version":
             return self.is_mounted and self.active_tab == "versions"
-        return super().check_action(action, parameters)
+        return super().action_applicable(action, parameters)
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab

@@ -1,7 +1,8 @@
 """JobActions: what the Job view can change — stop (and purge), scale, revert,
 and promote / fail / pause / resume the latest deployment.
 
-Every action is listed in MUTATING (hidden with --read-only), asks first
+Every action is listed in MUTATING (hidden with --read-only) and NEEDS
+(disabled, with the reason, when the token lacks it), asks first
 when it is destructive (Cancel is the default), runs its API call in a thread
 worker (ConsoleScreen.call_api) and reports success or the server's error as
 a notification. Actions never touch the data on screen; the view's
@@ -22,6 +23,7 @@ from textual.widgets import Button, Checkbox, Static
 from nomadtui.cli.deployment_format import PAUSED, RUNNING
 from nomadtui.client import NomadClient
 
+from ..permissions import SCALE_JOB, SUBMIT_JOB
 from ..widgets.confirm import ConfirmScreen
 from .base import ConsoleScreen
 from .job_scale import ScaleRequest, ScaleScreen
@@ -58,6 +60,10 @@ def needs_canary_promotion(deployment: Json | None) -> bool:
 
 class JobActions(ConsoleScreen):
     MUTATING: ClassVar[frozenset[str]] = frozenset({"stop", "scale", "revert", *DEPLOYMENT_ACTIONS})
+    NEEDS: ClassVar[dict[str, str]] = {
+        "stop": SUBMIT_JOB, "revert": SUBMIT_JOB, "scale": SCALE_JOB,
+        **dict.fromkeys(DEPLOYMENT_ACTIONS, SUBMIT_JOB),
+    }
     ACTION_BINDINGS: ClassVar[list[Binding]] = [
         Binding("ctrl+d", "stop", "Stop", id="job.stop"),
         Binding("s", "scale", "Scale", id="job.scale"),
@@ -87,9 +93,11 @@ class JobActions(ConsoleScreen):
         """The job is gone: leave the view."""
 
     # -- availability --------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if super().check_action(action, parameters) is False:
-            return False
+    def acl_namespace(self) -> str:
+        job_ns = str((self.job or {}).get("Namespace") or "")
+        return self.namespace or job_ns or self.console.namespace
+
+    def action_applicable(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         dep = self.deployment or {}
         status = dep.get("Status")
         if action == "promote":

@@ -45,6 +45,7 @@ class JobsScreen(ResourceScreen):
     VIEW_TITLE = "Jobs"
     BINDINGS = [Binding("r", "app.plan", "Run/Plan", id="jobs.plan")]
     SOURCE = "jobs"
+    NAMESPACED = True
     COLUMNS = (
         Column("id", "ID"),
         Column("type", "Type", priority=3),
@@ -63,11 +64,24 @@ class JobsScreen(ResourceScreen):
         for j in data or []:
             submitted = pretty_time_diff(from_unix_nano(j.get("SubmitTime")), now)
             out.append((
-                j["ID"],
+                self.job_key(j),
                 (j["ID"], job_type(j), str(j.get("Priority", "")), job_status(j),
                  summary_bar(*job_counts(j)), submitted),
             ))
         return out
 
+    def job_key(self, job: dict[str, Any]) -> str:
+        # a job ID is unique only within its namespace
+        if self.all_namespaces:
+            return f"{job.get('Namespace', '')}/{job['ID']}"
+        return str(job["ID"])
+
+    def row_namespaces(self, data: Any) -> dict[str, str]:
+        return {self.job_key(j): str(j.get("Namespace", "")) for j in data or []}
+
     def open_item(self, key: str) -> None:
-        self.console.open_job(key)
+        if self.all_namespaces and "/" in key:
+            namespace, _, job_id = key.partition("/")
+            self.console.open_job(job_id, namespace)
+        else:
+            self.console.open_job(key)

@@ -176,10 +176,10 @@ class LogsScreen(ConsoleScreen):
         status.set_class(not view.following, "paused")
 
     # -- actions -----------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def action_applicable(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "stream":
             return parameters[0] != self.stream_type
-        return super().check_action(action, parameters)
+        return True
 
     def action_stream(self, stream: str) -> None:
         if stream == self.stream_type:

@@ -216,7 +216,7 @@ class LogStream:
         cfg = self.config
         client = NomadClient(
             address=cfg.address, token=cfg.token, namespace=cfg.namespace,
-            region=cfg.region, timeout=cfg.timeout, transport=self._transport,
+            region=cfg.region, timeout=cfg.timeout, transport=self._transport, tls=cfg.tls,
         )
         backoff = 0.5
         try:

@@ -23,6 +23,7 @@ from nomadtui.cli.format import (
 )
 
 from ..messages import DataChanged
+from ..permissions import NODE_WRITE
 from ..watch import WAIT_S
 from ..widgets.resource_table import Column, ResourceTable, Row
 from . import node_actions
@@ -177,6 +178,7 @@ def summary(node: dict[str, Any], allocs: list[dict[str, Any]]) -> Text:
 class NodeScreen(ConsoleScreen):
     VIEW_TITLE = "Node"
     MUTATING = frozenset({"drain", "eligibility"})
+    NEEDS = dict.fromkeys(("drain", "eligibility"), NODE_WRITE)
     DEFAULT_CSS = """
     NodeScreen #summary {
         height: auto; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis;

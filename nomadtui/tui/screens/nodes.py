@@ -16,6 +16,7 @@ from textual.binding import Binding
 from nomadtui.client import NomadClient, Response
 
 from ..messages import DataChanged
+from ..permissions import NODE_WRITE
 from ..watch import WAIT_S
 from ..widgets.resource_table import Column, Row
 from . import node_actions
@@ -76,6 +77,7 @@ class NodesScreen(ResourceScreen):
     VIEW_TITLE = "Nodes"
     SOURCE = "nodes"
     MUTATING = frozenset({"drain", "eligibility"})
+    NEEDS = dict.fromkeys(("drain", "eligibility"), NODE_WRITE)
     COLUMNS = (
         Column("id", "ID", width=8),
         Column("name", "Name", width=14, priority=1),

@@ -26,6 +26,7 @@ from textual.widgets import Footer, Static
 from controlplane.errors import JobSpecError, NomadError
 from nomadtui.client import NomadClient, one_line
 
+from ..permissions import SUBMIT_JOB
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.plan_summary import headline, run_question, summary_panel
 from ..widgets.plan_view import HangingText, error_text, plan_lines
@@ -50,6 +51,8 @@ WIDE_COLUMNS = 120
 class PlanScreen(ConsoleScreen):
     VIEW_TITLE = "Plan"
     MUTATING = frozenset({"run"})
+    # Nomad's plan endpoint needs submit-job as well
+    NEEDS = {"run": SUBMIT_JOB, "replan": SUBMIT_JOB}
     DEFAULT_CSS = """
     PlanScreen #headline { height: auto; max-height: 6; padding: 0 1; background: $boost; }
     PlanScreen #error {
@@ -133,9 +136,11 @@ class PlanScreen(ConsoleScreen):
             return f"Planning {self.path or self.job_id} …"
         return "Open a job file (o) to plan it"
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if not super().check_action(action, parameters):
-            return False
+    def acl_namespace(self) -> str:
+        job = self.plan.spec.job if self.plan is not None else {}
+        return str(job.get("Namespace") or self.console.namespace)
+
+    def action_applicable(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("edit", "replan", "verbose"):
             return True if (self.path or self.job_id) and not self.busy else None
         return True
@@ -270,8 +275,9 @@ class PlanScreen(ConsoleScreen):
 
     # -- run ---------------------------------------------------------------------
     def action_run(self) -> None:
-        # never disabled: a disabled `r` would fall through to the app's `r`
-        # and open a second plan screen
+        # never disabled by state: a disabled `r` would fall through to the
+        # app's `r` and open a second plan screen (a token without submit-job
+        # disables it, and the app then says why instead of falling through)
         plan = self.plan
         if self.busy:
             self.notify(f"{self.busy} …", timeout=1.5)

@@ -96,6 +96,7 @@ def service_key(svc: Service, several_namespaces: bool) -> str:
 class ServicesScreen(ResourceScreen):
     VIEW_TITLE = "Services"
     SOURCE = "services"
+    NAMESPACED = True
     COLUMNS = (
         Column("name", "Name", width=18),
         Column("tags", "Tags", width=16, priority=2),
@@ -121,7 +122,7 @@ class ServicesScreen(ResourceScreen):
 
     def rows(self, data: Any) -> list[Row]:
         services: list[Service] = list(data or [])
-        several = len({s.namespace for s in services}) > 1
+        several = self.all_namespaces or len({s.namespace for s in services}) > 1
         self.services = {service_key(s, several): s for s in services}
         out: list[Row] = []
         for key, s in sorted(self.services.items()):
@@ -129,7 +130,7 @@ class ServicesScreen(ResourceScreen):
                 (
                     key,
                     (
-                        s.name if not several else key,
+                        s.name if not several or self.all_namespaces else key,
                         tags_text(s.tags),
                         instances_text(s.regs),
                         health_text(worst_health(s.regs)),
@@ -138,6 +139,9 @@ class ServicesScreen(ResourceScreen):
                 )
             )
         return out
+
+    def row_namespaces(self, data: Any) -> dict[str, str]:
+        return {key: svc.namespace for key, svc in self.services.items()}
 
     def open_item(self, key: str) -> None:
         svc = self.services.get(key)

@@ -22,6 +22,7 @@ from textual.widgets import Footer, Static
 from nomadtui.cli.format import from_unix_nano, pretty_time_diff
 
 from ..messages import DataChanged
+from ..permissions import SUBMIT_JOB
 from ..watch import WAIT_S
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.resource_table import Column, ResourceTable, Row
@@ -127,6 +128,7 @@ def checks_text(reg: dict[str, Any] | None, now: datetime) -> Text:
 class ServiceScreen(ConsoleScreen):
     VIEW_TITLE = "Service"
     MUTATING = frozenset({"delete"})
+    NEEDS = {"delete": SUBMIT_JOB}
     DEFAULT_CSS = """
     ServiceScreen #header {
         height: auto; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis;
@@ -150,6 +152,9 @@ class ServiceScreen(ConsoleScreen):
         # held, not queried: data can arrive before the scroll box's child is mounted
         self._checks_title = Static("Checks", id="checks-title", classes="section")
         self._checks = Static("", id="checks")
+
+    def acl_namespace(self) -> str:
+        return self.namespace or self.console.namespace
 
     def context_text(self) -> str:
         return f"Service {self.service_name}"

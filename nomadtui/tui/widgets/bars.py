@@ -30,3 +30,27 @@ def progress_bar(done: int, total: int, width: int = 12) -> Text:
     bar.append("░" * (width - filled), style="dim")
     bar.append(f" {done}/{total}")
     return bar
+
+
+def quota_bar(used: int, limit: int, unit: str, width: int = 8) -> Text:
+    """Usage against a quota limit, Nomad's way: 0 = unlimited, negative = forbidden.
+
+    `███░░░░░ 500/2500 MHz`, green below 70 %, yellow below 90 %, red above.
+    """
+    if limit < 0:
+        bar = Text("▒" * width, style="red")
+        bar.append(f" {used} {unit} (forbidden)")
+        return bar
+    if limit == 0:
+        bar = Text("·" * width, style="dim")
+        bar.append(f" {used}/∞ {unit}")
+        return bar
+    ratio = used / limit
+    filled = min(width, round(ratio * width))
+    if used and not filled:
+        filled = 1
+    style = "green" if ratio < 0.7 else "yellow" if ratio < 0.9 else "red"
+    bar = Text("█" * filled, style=style)
+    bar.append("░" * (width - filled), style="dim")
+    bar.append(f" {used}/{limit} {unit}")
+    return bar

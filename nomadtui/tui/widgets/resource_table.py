@@ -73,6 +73,14 @@ class ResourceTable(DataTable[Any]):
             cols.remove(drop)
         return cols
 
+    def set_columns(self, columns: Sequence[Column]) -> None:
+        """Replace the column set (rows must then come in the new order)."""
+        self.all_columns = list(columns)
+        self._rows = []
+        if self.sort_key not in {c.key for c in self.all_columns}:
+            self.sort_key, self.sort_reverse = None, False
+        self._rebuild_columns(self.size.width or 80)
+
     def _rebuild_columns(self, width: int) -> None:
         self.shown = self._fit(width)
         self.clear(columns=True)

@@ -106,6 +106,9 @@ def test_namespace_and_quota_invariants(cluster: list[RaftNode]) -> None:
         leader.submit(MsgType.QUOTA_DELETE, DeleteByName(names=["q"]))
     with pytest.raises(ValidationError, match="default namespace can not be deleted"):
         leader.submit(MsgType.NAMESPACE_DELETE, DeleteByName(names=["default"]))
+    # a job in a namespace that does not exist is refused by every replica
+    with pytest.raises(ValidationError, match='nonexistent namespace "nowhere"'):
+        leader.submit(MsgType.JOB_REGISTER, JobRegister(job=Job(id="web", namespace="nowhere")))
     # a job that is not dead keeps its namespace alive
     leader.submit(MsgType.JOB_REGISTER, JobRegister(job=Job(id="web", namespace="a")))
     with pytest.raises(ValidationError, match='non-terminal job "web"'):

@@ -1,0 +1,430 @@
+"""The OpenAPI rows of the core endpoints (jobs, nodes, allocations, evaluations,
+deployments, services, events, status, operator, internal, client): one `Op`
+per method and path; `openapi.document` lists them first. Describes; never routes.
+"""
+
+from __future__ import annotations
+
+from controlplane.structs import (
+    Allocation,
+    AllocListStub,
+    Deployment,
+    Evaluation,
+    Job,
+    JobListStub,
+    JobSummary,
+    Node,
+    NodeListStub,
+    ServiceRegistration,
+)
+
+from .openapi import (
+    ANY,
+    BOOL,
+    ID,
+    INDEXED,
+    INT,
+    NS,
+    OBJ,
+    PREFIX,
+    STR,
+    Op,
+    Param,
+    array,
+    nullable,
+    obj,
+    ref,
+)
+
+EVAL_RESULT = obj(
+    ["EvalID", "Index"], EvalID=STR, EvalCreateIndex=INT, JobModifyIndex=INT, Index=INT
+)
+JOB_BODY = obj(Job=OBJ, EnforceIndex=BOOL, JobModifyIndex=INT, Namespace=STR, PolicyOverride=BOOL)
+DEPLOYMENT_RESULT = obj(["Index"], EvalID=STR, DeploymentModifyIndex=INT, Index=INT)
+FRAME = obj(Offset=INT, Data=STR, File=STR, FileEvent=STR)
+
+_JOB = "/v1/job/{job_id}"
+_ALLOC = "/v1/allocation/{alloc_id}"
+_CLIENT_ALLOC = "/v1/client/allocation/{alloc_id}"
+
+CORE: list[Op] = [
+    # jobs (API.md §2.1)
+    Op("get", "/v1/jobs", "List jobs", array(ref(JobListStub)), (NS, PREFIX), blocking=True),
+    Op("put", "/v1/jobs", "Register a job", EVAL_RESULT, (NS,), JOB_BODY),
+    Op("post", "/v1/jobs", "Register a job", EVAL_RESULT, (NS,), JOB_BODY),
+    Op(
+        "post",
+        "/v1/jobs/parse",
+        "Parse a job file (HCL or JSON) to an API job",
+        OBJ,
+        body=obj(["JobHCL"], JobHCL=STR, Canonicalize=BOOL),
+    ),
+    Op("get", _JOB, "Read a job", ref(Job), (NS,), blocking=True),
+    Op("post", _JOB, "Register (update) a job", EVAL_RESULT, (NS,), JOB_BODY),
+    Op("delete", _JOB, "Stop (deregister) a job", EVAL_RESULT, (NS, Param("purge", BOOL))),
+    Op(
+        "get",
+        f"{_JOB}/allocations",
+        "List a job's allocations",
+        array(ref(AllocListStub)),
+        (NS,),
+        blocking=True,
+    ),
+    Op(
+        "get",
+        f"{_JOB}/evaluations",
+        "List a job's evaluations",
+        array(ref(Evaluation)),
+        (NS,),
+        blocking=True,
+    ),
+    Op("get", f"{_JOB}/summary", "Read a job's summary", ref(JobSummary), (NS,), blocking=True),
+    Op(
+        "get",
+        f"{_JOB}/deployment",
+        "Read a job's latest deployment",
+        nullable(ref(Deployment)),
+        (NS,),
+        blocking=True,
+    ),
+    Op(
+        "get",
+        f"{_JOB}/deployments",
+        "List a job's deployments",
+        array(ref(Deployment)),
+        (NS,),
+        blocking=True,
+    ),
+    Op(
+        "get",
+        f"{_JOB}/versions",
+        "List a job's versions",
+        obj(["Versions"], Versions=array(ref(Job)), Diffs=ANY),
+        (NS, Param("diffs", BOOL)),
+        blocking=True,
+    ),
+    Op(
+        "get",
+        f"{_JOB}/services",
+        "List a job's service registrations",
+        array(ref(ServiceRegistration)),
+        (NS,),
+        blocking=True,
+    ),
+    Op("get", f"{_JOB}/scale", "Read a job's scaling status", OBJ, (NS,)),
+    Op(
+        "post",
+        f"{_JOB}/scale",
+        "Scale a task group",
+        EVAL_RESULT,
+        (NS,),
+        obj(Count=INT, Target=obj(Group=STR), EnforceIndex=BOOL, JobModifyIndex=INT),
+    ),
+    Op(
+        "post",
+        f"{_JOB}/plan",
+        "Plan a job update (dry run)",
+        OBJ,
+        (NS,),
+        obj(["Job"], Job=OBJ, Diff=BOOL),
+    ),
+    Op(
+        "post",
+        f"{_JOB}/revert",
+        "Revert a job to a prior version",
+        EVAL_RESULT,
+        (NS,),
+        obj(["JobID", "JobVersion"], JobID=STR, JobVersion=INT, EnforcePriorVersion=INT),
+    ),
+    Op(
+        "post",
+        f"{_JOB}/stable",
+        "Mark a job version stable",
+        INDEXED,
+        (NS,),
+        obj(["JobID", "JobVersion"], JobID=STR, JobVersion=INT, Stable=BOOL),
+    ),
+    Op("post", f"{_JOB}/evaluate", "Force a new evaluation of a job", EVAL_RESULT, (NS,)),
+    # nodes (§2.2)
+    Op(
+        "get",
+        "/v1/nodes",
+        "List nodes",
+        array(ref(NodeListStub)),
+        (PREFIX, Param("os", BOOL)),
+        blocking=True,
+    ),
+    Op("get", "/v1/node/{node_id}", "Read a node", ref(Node), blocking=True),
+    Op(
+        "get",
+        "/v1/node/{node_id}/allocations",
+        "List a node's allocations",
+        array(ref(Allocation)),
+        blocking=True,
+    ),
+    Op(
+        "post",
+        "/v1/node/{node_id}/eligibility",
+        "Set a node's scheduling eligibility",
+        INDEXED,
+        body=obj(["Eligibility"], Eligibility={"enum": ["eligible", "ineligible"]}, NodeID=STR),
+    ),
+    Op(
+        "post",
+        "/v1/node/{node_id}/drain",
+        "Drain a node (or stop draining it)",
+        INDEXED,
+        body=obj(
+            DrainSpec=nullable(obj(Deadline=INT, IgnoreSystemJobs=BOOL)),
+            MarkEligible=BOOL,
+            Meta=OBJ,
+        ),
+    ),
+    # allocations (§2.3)
+    Op(
+        "get",
+        "/v1/allocations",
+        "List allocations",
+        array(ref(AllocListStub)),
+        (NS, PREFIX, Param("resources", BOOL), Param("task_states", BOOL)),
+        blocking=True,
+    ),
+    Op("get", _ALLOC, "Read an allocation", ref(Allocation), blocking=True),
+    Op(
+        "post",
+        f"{_ALLOC}/stop",
+        "Stop (and reschedule) an allocation",
+        INDEXED,
+        (Param("no_shutdown_delay", BOOL),),
+    ),
+    Op(
+        "get",
+        f"{_ALLOC}/services",
+        "List an allocation's service registrations",
+        array(ref(ServiceRegistration)),
+        blocking=True,
+    ),
+    # services (§2.9)
+    Op(
+        "get",
+        "/v1/services",
+        "List services per namespace",
+        array(obj(["Namespace", "Services"], Namespace=STR, Services=array(OBJ))),
+        (NS,),
+        blocking=True,
+    ),
+    Op(
+        "get",
+        "/v1/service/{name}",
+        "Read a service's registrations",
+        array(ref(ServiceRegistration)),
+        (
+            NS,
+            Param("per_page", {"type": "integer", "minimum": 0}),
+            Param("next_token"),
+            Param("choose", description="`<number>|<key>`"),
+            Param("filter"),
+        ),
+        blocking=True,
+    ),
+    Op(
+        "delete",
+        "/v1/service/{name}/{reg_id}",
+        "Delete one service registration",
+        {"type": "null"},
+        (NS,),
+    ),
+    # events (§2.8)
+    Op(
+        "get",
+        "/v1/event/stream",
+        "Stream events (NDJSON, never ends)",
+        OBJ,
+        (
+            NS,
+            Param("index", {"type": "integer", "minimum": 0}),
+            Param("topic", description="Topic[:Key]", repeat=True),
+        ),
+        media="application/x-ndjson",
+        fuzz=False,
+    ),
+    # evaluations and deployments (§2.4, §2.5)
+    Op(
+        "get",
+        "/v1/evaluations",
+        "List evaluations",
+        array(ref(Evaluation)),
+        (NS, PREFIX, Param("job"), Param("status")),
+        blocking=True,
+    ),
+    Op("get", "/v1/evaluation/{eval_id}", "Read an evaluation", ref(Evaluation), blocking=True),
+    Op(
+        "get",
+        "/v1/evaluation/{eval_id}/allocations",
+        "List an evaluation's allocations",
+        array(ref(AllocListStub)),
+        blocking=True,
+    ),
+    Op(
+        "get",
+        "/v1/deployments",
+        "List deployments",
+        array(ref(Deployment)),
+        (NS, PREFIX),
+        blocking=True,
+    ),
+    Op(
+        "get",
+        "/v1/deployment/{dep_id}",
+        "Read a deployment",
+        ref(Deployment),
+        blocking=True,
+    ),
+    Op(
+        "get",
+        "/v1/deployment/allocations/{dep_id}",
+        "List a deployment's allocations",
+        array(ref(AllocListStub)),
+        blocking=True,
+    ),
+    Op(
+        "post",
+        "/v1/deployment/promote/{dep_id}",
+        "Promote a deployment's canaries",
+        DEPLOYMENT_RESULT,
+        body=obj(DeploymentID=STR, All=BOOL, Groups=array(STR)),
+    ),
+    Op("post", "/v1/deployment/fail/{dep_id}", "Fail a deployment", DEPLOYMENT_RESULT),
+    Op(
+        "post",
+        "/v1/deployment/pause/{dep_id}",
+        "Pause or resume a deployment",
+        DEPLOYMENT_RESULT,
+        body=obj(DeploymentID=STR, Pause=BOOL),
+    ),
+    Op(
+        "post",
+        "/v1/deployment/allocation-health/{dep_id}",
+        "Set allocations' health in a deployment",
+        DEPLOYMENT_RESULT,
+        body=obj(
+            DeploymentID=STR,
+            HealthyAllocationIDs=array(STR),
+            UnhealthyAllocationIDs=array(STR),
+        ),
+    ),
+    # status and agent (§2.6)
+    Op("get", "/v1/status/leader", "Raft address of the leader", STR),
+    Op("get", "/v1/status/peers", "Raft addresses of the servers", array(STR)),
+    Op("get", "/v1/agent/members", "Servers of the region", obj(["Members"], Members=array(OBJ))),
+    Op("get", "/v1/regions", "Known regions", array(STR)),
+    Op("get", "/v1/agent/self", "This agent's configuration and stats", OBJ),
+    Op("get", "/v1/agent/health", "This agent's health", OBJ),
+    Op("get", "/v1/openapi.json", "This document", OBJ),
+    # operator
+    Op("put", "/v1/system/gc", "Run garbage collection", None),
+    Op(
+        "put",
+        "/v1/agent/join",
+        "Add servers to the Raft cluster",
+        obj(num_joined=INT, error=STR),
+        (Param("address", required=True, repeat=True),),
+        fuzz=False,  # dials whatever address it is given
+    ),
+    Op(
+        "put",
+        "/v1/agent/force-leave",
+        "Remove a failed server",
+        None,
+        (Param("node", required=True),),
+        fuzz=False,  # could remove the agent under test
+    ),
+    Op(
+        "get",
+        "/v1/operator/raft/configuration",
+        "Raft configuration",
+        obj(["Servers"], Index=INT, Servers=array(OBJ)),
+    ),
+    Op(
+        "delete",
+        "/v1/operator/raft/peer",
+        "Remove a Raft peer",
+        None,
+        (Param("address"), Param("id")),
+        fuzz=False,  # could remove the agent under test
+    ),
+    Op(
+        "get",
+        "/v1/operator/snapshot",
+        "Save a state snapshot",
+        {"type": "string", "format": "binary"},
+        media="application/octet-stream",
+    ),
+    Op("put", "/v1/operator/snapshot", "Restore a state snapshot", None, fuzz=False),
+    # internal (client agents -> servers)
+    Op(
+        "put",
+        "/v1/internal/node/register",
+        "Register a client node",
+        obj(["HeartbeatTTL", "Index"], HeartbeatTTL=INT, Index=INT),
+        body=obj(["Node"], Node=OBJ),
+        tag="internal",
+    ),
+    Op(
+        "put",
+        "/v1/internal/node/{node_id}/heartbeat",
+        "Heartbeat of a client node",
+        obj(["HeartbeatTTL", "Index"], HeartbeatTTL=INT, Index=INT),
+        body=obj(Status=STR),
+        tag="internal",
+    ),
+    Op(
+        "put",
+        "/v1/internal/allocs/update",
+        "Client updates of allocations",
+        INDEXED,
+        body=obj(Allocs=array(OBJ)),
+        tag="internal",
+    ),
+    Op(
+        "put",
+        "/v1/internal/services",
+        "Upsert and delete service registrations",
+        INDEXED,
+        body=obj(Upserts=array(OBJ), DeleteIDs=array(STR)),
+        tag="internal",
+    ),
+    # client (served by the agent that runs the allocation)
+    Op(
+        "get",
+        "/v1/client/fs/logs/{alloc_id}",
+        "Stream a task's logs (StreamFrame objects, or raw bytes with plain=true)",
+        FRAME,
+        (
+            Param("task", ID, required=True),
+            Param("type", {"enum": ["stdout", "stderr"]}, required=True),
+            Param("origin", {"enum": ["start", "end"]}),
+            Param("offset", {"type": "integer", "minimum": 0}),
+            Param("follow", BOOL),
+            Param("plain", BOOL),
+        ),
+    ),
+    Op("get", "/v1/client/stats", "Host stats of a node", OBJ, (Param("node_id"),)),
+    Op("get", f"{_CLIENT_ALLOC}/stats", "Resource usage of an allocation", OBJ),
+    Op(
+        "post",
+        f"{_CLIENT_ALLOC}/restart",
+        "Restart an allocation's tasks",
+        OBJ,
+        body=obj(TaskName=STR, AllTasks=BOOL),
+        body_required=False,
+    ),
+    Op(
+        "post",
+        f"{_CLIENT_ALLOC}/signal",
+        "Signal an allocation's tasks",
+        OBJ,
+        body=obj(Signal=STR, Task=STR),
+        body_required=False,
+    ),
+]
