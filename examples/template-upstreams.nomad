@@ -2,7 +2,7 @@
 # into a file and its environment, and restarts when the backends change.
 #
 #   nomadtui job run examples/template-upstreams.nomad
-#   nomadtui alloc exec / fs: local/upstreams.conf in the "frontend" task
+#   nomadtui alloc logs -job template-upstreams frontend   # prints local/upstreams.conf
 #   then raise the backend count to 2 and run again: the frontend's task
 #   events show "Restart Signaled: Template with change_mode restart re-rendered"
 #   and its log a start with BACKENDS=2.

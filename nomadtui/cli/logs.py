@@ -42,8 +42,11 @@ def _last_lines(data: bytes, count: int) -> bytes:
     return b"\n".join(cut) + (b"\n" if data.endswith(b"\n") else b"")
 
 
-def _job_alloc_id(ctx: Context, job_prefix: str) -> str:
-    """A random allocation of the job, preferring running ones (Nomad's -job)."""
+def _job_alloc_id(ctx: Context, job_prefix: str, task: str | None) -> str:
+    """A random allocation of the job, preferring running ones (Nomad's -job).
+
+    Unlike Nomad, a named task narrows the choice to allocations that run
+    it: in a job of several groups a random pick would often be refused."""
     with reporting("Error fetching allocations"):
         job = resolve_job(ctx.client, job_prefix)
         allocs: list[dict[str, Any]] = (
@@ -51,6 +54,8 @@ def _job_alloc_id(ctx: Context, job_prefix: str) -> str:
         )
     if not allocs:
         raise CommandError(f'Error fetching allocations: job "{job["ID"]}" has no allocations')
+    if task:
+        allocs = [a for a in allocs if task in (a.get("TaskStates") or {})] or allocs
     running = [a for a in allocs if a.get("ClientStatus") == "running"]
     return str(random.choice(running or allocs)["ID"])
 
@@ -73,7 +78,8 @@ def _pick_task(ctx: Context, alloc: dict[str, Any]) -> str:
 
 def run_alloc_logs(ctx: Context) -> int:
     args = ctx.args
-    alloc_ref = _job_alloc_id(ctx, args.alloc) if args.job else args.alloc
+    task = getattr(args, "task_flag", None) or args.task
+    alloc_ref = _job_alloc_id(ctx, args.alloc, task) if args.job else args.alloc
     alloc = fetch_alloc(ctx, alloc_ref)
     task = _pick_task(ctx, alloc)
     lines, nbytes = args.lines, args.bytes

@@ -7,6 +7,7 @@ import json
 
 import httpx
 import nt_data as d
+import pytest
 from nt_fake import FakeNomad, run_cli
 
 
@@ -176,6 +177,35 @@ def test_alloc_logs_job_picks_a_running_allocation() -> None:
     res = run_cli(["alloc", "logs", "-job", "example"], fake)
     assert (res.code, res.out) == (0, "hi\n"), res.err
     assert fake.requests_to("GET", "/v1/allocations")[0].url.params["prefix"] == d.ALLOC_ID
+
+
+def test_alloc_logs_job_with_a_task_picks_an_allocation_running_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the pick is random: take the first candidate, which without the task
+    # filter is a backend allocation
+    monkeypatch.setattr("nomadtui.cli.logs.random.choice", lambda xs: xs[0])
+    fake = FakeNomad()
+    front = d.full_alloc()
+    front["TaskStates"] = {"frontend": {"State": "running"}}
+    _alloc_routes(fake, front)
+    fake.route("GET", "/v1/jobs", [{"ID": "example", "Namespace": "default"}])
+    others = [
+        d.alloc_stub(ID=f"b{i}000000-0000-0000-0000-000000000000", TaskStates={"backend": {}})
+        for i in range(5)
+    ]
+    fake.route(
+        "GET",
+        "/v1/job/example/allocations",
+        [*others, d.alloc_stub(TaskStates={"frontend": {"State": "running"}})],
+    )
+    fake.route(
+        "GET",
+        f"/v1/client/fs/logs/{d.ALLOC_ID}",
+        lambda req: httpx.Response(200, content=_frames(b"front\n")),
+    )
+    res = run_cli(["alloc", "logs", "-job", "example", "frontend"], fake)
+    assert (res.code, res.out) == (0, "front\n"), res.err
 
 
 def test_alloc_logs_follow_alone_streams_stdout_and_stderr() -> None:
