@@ -13,7 +13,9 @@ def _sorted_items(value: Any) -> list[tuple[str, Any]]:
 def alloc_metric_lines(metric: dict[str, Any], prefix: str = "  ") -> list[str]:
     """Why placements failed, most fundamental reason first."""
     lines: list[str] = []
-    if not metric.get("NodesEvaluated"):
+    # a quota refuses before any node is looked at: "no nodes eligible"
+    # would send the operator hunting for a node problem there is not
+    if not metric.get("NodesEvaluated") and not metric.get("QuotaExhausted"):
         lines.append("* No nodes were eligible for evaluation")
     for dc, available in _sorted_items(metric.get("NodesAvailable")):
         if not available:
