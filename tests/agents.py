@@ -1,4 +1,5 @@
-"""Start `nomadtui serve` as a real process on free loopback ports, for tests."""
+"""Start agents for tests on free loopback ports: `nomadtui serve` as a real
+child process (AgentProcess), or an in-process dev agent (in_process_agent)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from controlplane.agent.agent import Agent
+from controlplane.agent.config import AgentConfig
 from tests.waiting import wait_for
 
 
@@ -99,3 +104,16 @@ class AgentProcess:
 
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
+
+
+@contextmanager
+def in_process_agent(**config: Any) -> Iterator[Agent]:
+    """A dev agent (server + client) in this process on free loopback ports,
+    ready (leader and node) before it is yielded; `config` is AgentConfig's."""
+    agent = Agent(AgentConfig(dev=True, http_port=0, rpc_port=0, **config))
+    agent.start()
+    try:
+        assert agent.wait_ready(30), f"dev agent did not become ready ({config})"
+        yield agent
+    finally:
+        agent.shutdown()

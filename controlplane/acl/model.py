@@ -18,6 +18,8 @@ from fnmatch import fnmatchcase
 
 from .capabilities import ALL, DENY
 
+# every variable capability but deny (what a management token holds)
+VARIABLE_ALL = frozenset({"read", "write", "list", "destroy"})
 READ = "read"
 WRITE = "write"
 LIST = "list"
@@ -119,6 +121,30 @@ class ACL:
         return (
             rule is not None and DENY not in rule.capabilities and capability in rule.capabilities
         )
+
+    # -- variables ---------------------------------------------------------
+    def variable_capabilities(self, namespace: str, path: str) -> frozenset[str]:
+        """The capabilities of the `variables { path ... }` rule governing
+        (namespace, path), as Nomad's matchingVariablesCapabilitySet: rules
+        are keyed `namespace NUL path`; an exact key wins, else the closest
+        glob over that key (namespace and path globs together)."""
+        if self.management:
+            return VARIABLE_ALL
+        name = f"{namespace}\x00{path}"
+        best: tuple[int, frozenset[str]] | None = None
+        for ns_glob, path_glob, caps in self.variables:
+            score = _glob_specificity(f"{ns_glob}\x00{path_glob}", name)
+            if score is not None and (best is None or score > best[0]):
+                best = (score, caps)
+        return frozenset() if best is None else best[1]
+
+    def allow_variable_operation(self, namespace: str, path: str, op: str) -> bool:
+        """`op` (read, write, list, destroy) on a variable; `deny` in the
+        governing rule denies everything (deny wins)."""
+        if self.management:
+            return True
+        caps = self.variable_capabilities(namespace, path)
+        return DENY not in caps and op in caps
 
     # -- coarse rules ------------------------------------------------------
     def _coarse(self, level: str, want: str) -> bool:

@@ -25,6 +25,7 @@ from controlplane.client.rpc_http import HTTPServerRPC
 from controlplane.drivers.base import Driver
 from controlplane.drivers.registry import builtin_drivers
 from controlplane.raft.node import RaftConfig
+from controlplane.server.federation import FederationConfig
 from controlplane.server.server import Server, ServerConfig
 
 from .config import AgentConfig
@@ -74,8 +75,19 @@ class Agent:
                     http_addr=cfg.http_addr,
                     bootstrap_expect=cfg.bootstrap_expect,
                     acl_enabled=cfg.acl_enabled,
+                    federation=FederationConfig(
+                        interval_s=cfg.federation_interval_s,
+                        failed_after_s=cfg.federation_failed_after_s,
+                        drop_after_s=cfg.federation_drop_after_s,
+                        seeds=list(cfg.retry_join_wan),
+                        scheme=cfg.tls.scheme,
+                        verify=cfg.tls.client_verify(),
+                        key=cfg.encrypt.encode(),
+                    ),
                 )
             )
+            # peers' keyring endpoints are reached as any agent's API is
+            self.server.keyring.set_transport(cfg.tls.url, cfg.tls.client_verify())
         self._start_http(sock)
         if cfg.dev or cfg.client:
             self._start_client()

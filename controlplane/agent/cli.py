@@ -101,6 +101,14 @@ def build_parser(prog: str = "nomadtui serve") -> argparse.ArgumentParser:
         help="server: comma-separated Raft addresses of the other servers",
     )
     p.add_argument(
+        "-retry-join-wan",
+        "--retry-join-wan",
+        dest="retry_join_wan",
+        default=None,
+        help="server: comma-separated HTTP addresses of servers in other regions to "
+        "federate with (kept trying until reached)",
+    )
+    p.add_argument(
         "-bootstrap-expect",
         "--bootstrap-expect",
         dest="bootstrap_expect",
@@ -200,6 +208,8 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         cfg.servers = _csv(args.servers)
     if args.retry_join:
         cfg.retry_join = _csv(args.retry_join)
+    if args.retry_join_wan:
+        cfg.retry_join_wan = _csv(args.retry_join_wan)
     cfg.acl_enabled = cfg.acl_enabled or args.acl_enabled
     if args.encrypt is not None:
         cfg.encrypt = args.encrypt

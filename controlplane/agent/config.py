@@ -40,6 +40,14 @@ class AgentConfig:
     servers: list[str] = field(default_factory=list)
     # server: Raft addresses of the other servers (host:port)
     retry_join: list[str] = field(default_factory=list)
+    # server: HTTP addresses of servers in other regions (-retry-join-wan)
+    retry_join_wan: list[str] = field(default_factory=list)
+    # server { federation { gossip_interval, failed_after, drop_after } } (ours):
+    # how often servers exchange the WAN member list, when a quiet server is
+    # failed, and when it (and a region left without servers) is forgotten
+    federation_interval_s: float = 3.0
+    federation_failed_after_s: float = 15.0
+    federation_drop_after_s: float = 120.0
     bootstrap_expect: int = 1
     num_schedulers: int = 2
     # server { min_heartbeat_ttl, max_heartbeats_per_second, heartbeat_grace }
@@ -89,6 +97,12 @@ class AgentConfig:
                     f"{self.bootstrap_expect - 1} servers' Raft addresses in -retry-join "
                     f"(got {len(others)})"
                 )
+        if self.federation_interval_s <= 0 or self.federation_failed_after_s <= 0:
+            raise ValidationError("server.federation: durations must be positive")
+        if self.federation_drop_after_s < self.federation_failed_after_s:
+            raise ValidationError(
+                "server.federation: drop_after must not be shorter than failed_after"
+            )
         if self.encrypt:
             check_encrypt_key(self.encrypt)
         self.tls.check()
@@ -138,6 +152,16 @@ def load_config_file(path: str, cfg: AgentConfig) -> AgentConfig:
     join = block(server, "server_join")
     if join.get("retry_join"):
         cfg.retry_join = [str(x) for x in join["retry_join"]]
+    if join.get("retry_join_wan"):
+        cfg.retry_join_wan = [str(x) for x in join["retry_join_wan"]]
+    federation = block(server, "federation")
+    for key, attr in (
+        ("gossip_interval", "federation_interval_s"),
+        ("failed_after", "federation_failed_after_s"),
+        ("drop_after", "federation_drop_after_s"),
+    ):
+        if key in federation:
+            setattr(cfg, attr, _seconds(federation[key], f"server.federation.{key}"))
     if "num_schedulers" in server:
         cfg.num_schedulers = int(server["num_schedulers"])
     for key, attr in (

@@ -5,7 +5,9 @@ token; a policy may be read by a token holding it (anonymous requests hold
 `anonymous`); everything else needs a management token. With ACLs disabled
 every endpoint answers 400 `ACL support disabled`. Token lists carry stubs
 only: a SecretID leaves the server only in the response that creates a
-token, in token/self, and to a management token reading a token.
+token, in token/self, and to a management token reading a token. The
+routes' OpenAPI rows are registered at the end of this module. Expired
+tokens are deleted by the garbage collector (controlplane/server/gc.py).
 """
 
 from __future__ import annotations
@@ -30,6 +32,21 @@ from .common import (
     query_bool,
     read_body,
     server_of,
+)
+from .openapi import (
+    BOOL,
+    INT,
+    OBJ,
+    PREFIX,
+    STR,
+    Op,
+    Param,
+    Schema,
+    array,
+    nullable,
+    obj,
+    ref,
+    register,
 )
 
 T_POLICIES = ("acl_policies",)
@@ -75,8 +92,8 @@ def token_from_wire(data: dict[str, Any]) -> ACLToken:
         create_time=_str(get_ci(data, "CreateTime"), "CreateTime"),
         expiration_time=_str(expiration, "ExpirationTime"),
         expires_at=parse_rfc3339(expiration) if expiration else 0,
-        create_index=int(get_ci(data, "CreateIndex") or 0),
-        modify_index=int(get_ci(data, "ModifyIndex") or 0),
+        create_index=_index(get_ci(data, "CreateIndex"), "CreateIndex"),
+        modify_index=_index(get_ci(data, "ModifyIndex"), "ModifyIndex"),
     )
 
 
@@ -95,6 +112,15 @@ def _str(value: Any, field: str) -> str:
         return ""
     if not isinstance(value, str):
         raise ValidationError(f"{field} must be a string")
+    return value
+
+
+def _index(value: Any, field: str) -> int:
+    """A Raft index from JSON: a non-negative integer (Go's uint64), or absent."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError(f"{field} must be a non-negative integer")
     return value
 
 
@@ -298,14 +324,101 @@ async def _token_upsert(request: Request, accessor: str) -> Response:
     return json_response(request, token_json(stored[0]), index=stored[0].modify_index)
 
 
-def with_token_gc(endpoint: Any) -> Any:
-    """`endpoint` (PUT /v1/system/gc), then expired tokens deleted, as Nomad's
-    forced GC does (a token also stops working the moment it expires)."""
+# -- OpenAPI ----------------------------------------------------------------------
 
-    async def system_gc(request: Request) -> Response:
-        response: Response = await endpoint(request)
-        if response.status_code < 300:
-            await server_of(request).gc_expired_acl_tokens()
-        return response
-
-    return system_gc
+_TOKEN_FIELDS: dict[str, Schema] = {
+    "AccessorID": STR,
+    "Name": STR,
+    "Type": {"enum": ["client", "management"]},
+    "Policies": nullable(array(STR)),
+    "Roles": nullable(array(OBJ)),
+    "Global": BOOL,
+    "CreateTime": STR,
+    "ExpirationTime": nullable(STR),
+    "ExpirationTTL": {"anyOf": [STR, INT]},
+    "CreateIndex": INT,
+    "ModifyIndex": INT,
+}
+_STUB_REQUIRED = ["AccessorID", "Name", "Type", "Policies", "Global", "CreateTime"]
+# a token stub (lists) never carries the secret
+_TOKEN_STUB: Schema = {
+    **obj([*_STUB_REQUIRED, "CreateIndex", "ModifyIndex"], **_TOKEN_FIELDS),
+    "not": {"required": ["SecretID"]},
+}
+_TOKEN = obj(
+    [*_STUB_REQUIRED, "SecretID", "CreateIndex", "ModifyIndex"], SecretID=STR, **_TOKEN_FIELDS
+)
+_TOKEN_BODY = obj(
+    AccessorID=STR,
+    Name=STR,
+    Type={"enum": ["client", "management"]},
+    Policies=nullable(array({"type": "string", "pattern": "^[a-zA-Z0-9-]{1,128}$"})),
+    Global=BOOL,
+    ExpirationTime=nullable(STR),
+    # a Go duration ("1h", "90m") or nanoseconds
+    ExpirationTTL={"anyOf": [{"type": "string", "pattern": "^[0-9]{1,4}[smh]$"}, INT]},
+    CreateIndex={"type": "integer", "minimum": 0},
+    ModifyIndex={"type": "integer", "minimum": 0},
+)
+_POLICY_STUB = obj(
+    ["Name", "Description", "CreateIndex", "ModifyIndex"],
+    Name=STR,
+    Description=STR,
+    JobACL=nullable(OBJ),
+    CreateIndex=INT,
+    ModifyIndex=INT,
+)
+_POLICY_BODY = obj(Name=STR, Description=STR, Rules=STR, JobACL=nullable(OBJ))
+_TOKEN_PATH = "/v1/acl/token/{accessor_id}"
+register(
+    Op(
+        "post",
+        "/v1/acl/bootstrap",
+        "Bootstrap the ACL system: the initial management token",
+        _TOKEN,
+        body=obj(BootstrapSecret=STR),
+        body_required=False,
+        tag="acl",
+    ),
+    Op(
+        "get",
+        "/v1/acl/policies",
+        "List ACL policies",
+        array(_POLICY_STUB),
+        (PREFIX,),
+        blocking=True,
+        tag="acl",
+    ),
+    Op(
+        "get",
+        "/v1/acl/policy/{name}",
+        "Read an ACL policy",
+        ref(ACLPolicy),
+        blocking=True,
+        tag="acl",
+    ),
+    Op(
+        "post",
+        "/v1/acl/policy/{name}",
+        "Create or update an ACL policy",
+        None,
+        body=_POLICY_BODY,
+        tag="acl",
+    ),
+    Op("delete", "/v1/acl/policy/{name}", "Delete an ACL policy", None, tag="acl"),
+    Op(
+        "get",
+        "/v1/acl/tokens",
+        "List ACL tokens (without secrets)",
+        array(_TOKEN_STUB),
+        (PREFIX, Param("global", BOOL), Param("reverse", BOOL)),
+        blocking=True,
+        tag="acl",
+    ),
+    Op("post", "/v1/acl/token", "Create an ACL token", _TOKEN, body=_TOKEN_BODY, tag="acl"),
+    Op("get", "/v1/acl/token/self", "Read the token of the request", _TOKEN, tag="acl"),
+    Op("get", _TOKEN_PATH, "Read an ACL token", _TOKEN, blocking=True, tag="acl"),
+    Op("post", _TOKEN_PATH, "Update an ACL token", _TOKEN, body=_TOKEN_BODY, tag="acl"),
+    Op("delete", _TOKEN_PATH, "Delete an ACL token", None, tag="acl"),
+    structs=[ACLPolicy, JobACL],
+)

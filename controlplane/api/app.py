@@ -29,6 +29,7 @@ from . import (
     internal,
     job_dispatch,
     jobs,
+    keyring,
     namespaces,
     node_actions,
     openapi,
@@ -37,8 +38,10 @@ from . import (
     resources,
     services,
     status,
+    variables,
 )
 from .limits import DEFAULT_MAX_BODY_BYTES, SNAPSHOT_MAX_BODY_BYTES, SNAPSHOT_PATH, BodyLimit
+from .region_forward import RegionForward
 
 if TYPE_CHECKING:
     from controlplane.agent.agent import Agent
@@ -107,7 +110,7 @@ SERVER_ROUTES = [
     Route("/v1/quota/{name}", quotas.quota_item, methods=READ + WRITE + ["DELETE"]),
     Route(
         "/v1/system/gc",
-        auth.guard(acl.with_token_gc(operator.system_gc), auth.management),
+        auth.guard(operator.system_gc, auth.management),
         methods=WRITE,
     ),
     Route("/v1/agent/join", auth.guard(operator.agent_join, auth.agent_write), methods=WRITE),
@@ -129,6 +132,24 @@ SERVER_ROUTES = [
         auth.guard(operator.snapshot, auth.management),
         methods=READ + WRITE,
     ),
+    Route("/v1/vars", variables.vars_list, methods=READ),
+    Route("/v1/var/{path:path}", variables.var_item, methods=READ + WRITE + ["DELETE"]),
+    Route(
+        "/v1/operator/keyring/keys",
+        auth.guard(keyring.keys_list, auth.management),
+        methods=READ,
+    ),
+    Route(
+        "/v1/operator/keyring/rotate",
+        auth.guard(keyring.rotate, auth.management),
+        methods=WRITE,
+    ),
+    Route(
+        "/v1/operator/keyring/key/{key_id}",
+        auth.guard(keyring.key_delete, auth.management),
+        methods=["DELETE"],
+    ),
+    Route("/v1/internal/keyring/{key_id}", keyring.internal_key, methods=READ),
     Route("/v1/acl/bootstrap", acl.bootstrap, methods=WRITE),
     Route("/v1/acl/policies", acl.policies_list, methods=READ),
     Route("/v1/acl/policy/{name}", acl.policy_item, methods=READ + WRITE + ["DELETE"]),
@@ -140,6 +161,7 @@ SERVER_ROUTES = [
     Route("/v1/internal/node/{node_id}/heartbeat", internal.node_heartbeat, methods=WRITE),
     Route("/v1/internal/allocs/update", internal.allocs_update, methods=WRITE),
     Route("/v1/internal/services", internal.services_update, methods=WRITE),
+    Route("/v1/internal/federation", status.federation, methods=READ + WRITE),
 ]
 
 AGENT_ROUTES = [
@@ -182,9 +204,11 @@ def build_app(
     body_limit = Middleware(
         BodyLimit, max_bytes=max_body_bytes, limits={SNAPSHOT_PATH: max_snapshot_bytes}
     )
+    # before ACLs: the region that answers a request checks its token
+    regions = Middleware(RegionForward, agent=agent)
     app = Starlette(
         routes=routes,
-        middleware=[body_limit, *auth.acl_middleware(agent)],
+        middleware=[body_limit, regions, *auth.acl_middleware(agent)],
         exception_handlers={
             NomadError: _nomad_error,
             HTTPException: _http_error,

@@ -53,7 +53,8 @@ EXEMPT_PATHS = frozenset(
     }
 )
 # a client node may present its node SecretID here instead of an ACL token
-NODE_SECRET_PREFIXES = ("/v1/internal/", "/v1/node/")
+# (and read the variables of its allocations' jobs: api/variables.py)
+NODE_SECRET_PREFIXES = ("/v1/internal/", "/v1/node/", "/v1/var/", "/v1/vars")
 REMOTE_TTL_S = 30.0
 
 

@@ -17,7 +17,6 @@ time (app.py imports it), e.g.
            blocking=True),
         Op("post", "/v1/acl/policy/{name}", "Upsert an ACL policy", None,
            body=obj(["Name"], Name=STR, Rules=STR)),
-        structs=[ACLPolicy],  # the structs your `ref(...)`s name
     )
 
 Path parameters come from `{name}` in the path. `response=None` means an
@@ -41,18 +40,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from controlplane import __version__
-from controlplane.structs import (
-    Allocation,
-    AllocListStub,
-    Deployment,
-    Evaluation,
-    Job,
-    JobListStub,
-    JobSummary,
-    Node,
-    NodeListStub,
-    ServiceRegistration,
-)
 
 Schema = dict[str, Any]
 
@@ -65,24 +52,16 @@ ID: Schema = {"type": "string", "minLength": 1}
 # a wait the fuzzer may pick stays short: `?wait=` bounds a blocking query
 WAIT: Schema = {"type": "string", "pattern": "^[0-9]{1,3}ms$"}
 
-STRUCTS: list[type] = [
-    Allocation,
-    AllocListStub,
-    Deployment,
-    Evaluation,
-    Job,
-    JobListStub,
-    JobSummary,
-    Node,
-    NodeListStub,
-    ServiceRegistration,
-]  # component schemas: structs the rows `ref(...)`
+# component schemas: every struct a row names with `ref(...)` (recorded by it)
+STRUCTS: list[type] = []
 
 # statuses any endpoint may answer, with a plain-text message
 ERRORS: tuple[int, ...] = (400, 403, 404, 405, 413)
 
 
 def ref(cls: type) -> Schema:
+    if cls not in STRUCTS:
+        STRUCTS.append(cls)
     return {"$ref": f"#/components/schemas/{cls.__name__}"}
 
 
@@ -126,6 +105,10 @@ class Op:
     errors: tuple[int, ...] = ()
     fuzz: bool = True
     tag: str = ""
+    ok_status: int = 200  # the success status (204 for an empty answer)
+    # other documented answers with a JSON body, e.g. a 409 carrying the
+    # current object: (status, schema)
+    extra: tuple[tuple[int, Schema], ...] = ()
 
 
 NS = Param("namespace", description="namespace; `*` for all on list endpoints")
@@ -140,7 +123,8 @@ OPERATIONS: list[Op] = []  # feature modules' rows, added by register()
 
 
 def register(*ops: Op, structs: Iterable[type] = ()) -> None:
-    """Publish operations, and the msgspec structs their `ref(...)`s name."""
+    """Publish operations. `ref(...)` already records the structs it names;
+    `structs` adds schemas no row refers to."""
     OPERATIONS.extend(ops)
     STRUCTS.extend(s for s in structs if s not in STRUCTS)
 
@@ -164,8 +148,13 @@ def _operation(op: Op) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": "OK"}
     if op.response is not None:
         ok["content"] = {op.media: {"schema": op.response}}
-    responses: dict[str, Any] = {"200": ok}
-    for code in sorted(set(ERRORS + op.errors)):
+    responses: dict[str, Any] = {str(op.ok_status): ok}
+    for code, schema in op.extra:
+        responses[str(code)] = {
+            "description": "See body",
+            "content": {"application/json": {"schema": schema}},
+        }
+    for code in sorted(set(ERRORS + op.errors) - {c for c, _ in op.extra}):
         responses[str(code)] = {
             "description": "Error",
             "content": {"text/plain": {"schema": STR}},

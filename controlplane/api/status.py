@@ -1,4 +1,10 @@
-"""Status and agent routes: leader, peers, members, self, regions (API.md §2.6)."""
+"""Status and agent routes: leader, peers, members, self, regions (API.md §2.6),
+and the federation exchange between servers (GET/PUT /v1/internal/federation).
+
+Members and regions of other regions come from the server's federation
+table (server/federation.py); this region's from Raft and the replicated
+server registry.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from controlplane import __version__
+from controlplane.server.federation import SIGNATURE_HEADER
 from controlplane.structs import ServerMember
 
 from .common import agent_of, json_response, server_of
@@ -86,6 +93,20 @@ async def agent_members(request: Request) -> Response:
         connected = addr == me.raft_addr or status.get(f"partner_node_status_server_{addr}") == 2
         state = "left" if m.status == "left" else "alive" if connected else "failed"
         members.append(_member(m, state))
+    for wan, state in server.federation.servers():
+        if wan.region == cfg.region:
+            continue
+        remote = ServerMember(
+            name=wan.name,
+            raft_addr=wan.rpc_addr,
+            http_addr=wan.http_addr,
+            region=wan.region,
+            datacenter=wan.datacenter,
+            build=wan.build,
+            bootstrap_expect=0,
+        )
+        members.append(_member(remote, state))
+    members.sort(key=lambda m: m["Name"])
     return json_response(
         request,
         {
@@ -111,7 +132,7 @@ async def agent_self(request: Request) -> Response:
             "leader": str(agent.server.is_leader()).lower(),
             "leader_addr": raft.leader_addr(),
             "bootstrap": "true" if cfg.bootstrap_expect <= 1 else "false",
-            "known_regions": "1",
+            "known_regions": str(len(agent.server.federation.regions())),
         }
         stats["raft"] = {
             "commit_index": str(st.get("commit_idx", 0)),
@@ -141,4 +162,17 @@ async def agent_health(request: Request) -> Response:
 
 
 async def regions(request: Request) -> Response:
-    return json_response(request, [agent_of(request).config.region])
+    """This region and every federated one, sorted (Nomad's /v1/regions)."""
+    return json_response(request, server_of(request).federation.regions())
+
+
+async def federation(request: Request) -> Response:
+    """GET: this server's WAN table. PUT: a peer's push; answered with ours."""
+    table = server_of(request).federation
+    if request.method == "GET":
+        return json_response(request, table.view())
+    body, signature = table.receive_signed(
+        await request.body(), request.headers.get(SIGNATURE_HEADER, "")
+    )
+    headers = {SIGNATURE_HEADER: signature} if signature else {}
+    return Response(body, media_type="application/json", headers=headers)

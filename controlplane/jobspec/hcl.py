@@ -162,6 +162,16 @@ def tree_to_body(tree: Tree) -> dict[str, Any]:
     return body
 
 
+def block_bodies(value: Any) -> list[dict[str, Any]]:
+    """Bodies of an unlabelled block in a body dict: one dict, or a list of
+    them (HCL JSON allows both); anything else holds none."""
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, dict)]
+    return []
+
+
 def _label(node: Any) -> str:
     if isinstance(node, Token):
         return str(node.value)

@@ -16,7 +16,7 @@ from controlplane.errors import JobSpecError
 from controlplane.structs import nomad_name
 
 from .durations import parse_duration
-from .hcl import LineIndex
+from .hcl import LineIndex, block_bodies
 from .schema import JOB, BlockSpec
 
 Path = tuple[str, ...]
@@ -50,21 +50,11 @@ class Context:
         return JobSpecError(message, self.filename, self.line(path))
 
 
-def _bodies(value: Any) -> Iterator[dict[str, Any]]:
-    """Bodies of an unlabelled block: a dict, or a list of dicts (HCL JSON allows both)."""
-    if isinstance(value, dict):
-        yield value
-    elif isinstance(value, list):
-        for item in value:
-            if isinstance(item, dict):
-                yield item
-
-
 def iter_labelled(value: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     """(label, body) pairs of a labelled block in either body shape."""
-    for item in _bodies(value):
+    for item in block_bodies(value):
         for label, inner in item.items():
-            for body in _bodies(inner):
+            for body in block_bodies(inner):
                 yield str(label), body
             if isinstance(inner, list) and not inner:
                 yield str(label), {}
@@ -75,7 +65,7 @@ def as_map(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return dict(value)
     merged: dict[str, Any] = {}
-    for body in _bodies(value):
+    for body in block_bodies(value):
         merged.update(body)
     return merged
 
@@ -215,7 +205,7 @@ def _convert_children(
             else:
                 out.setdefault(spec.key, []).append(converted)
         return
-    for i, body in enumerate(_bodies(value)):
+    for i, body in enumerate(block_bodies(value)):
         child_path = (*path, f"{key}[{i}]")
         converted = convert_block(body, spec, child_path, ctx)
         if spec.many:
@@ -226,7 +216,7 @@ def _convert_children(
 
 def _is_labelled(value: Any) -> bool:
     """Labelled blocks hold `{label: body}` items; an unlabelled `scaling {}` does not."""
-    items = list(_bodies(value))
+    items = block_bodies(value)
     return bool(items) and all(
         len(item) == 1 and isinstance(next(iter(item.values())), (dict, list)) for item in items
     )
@@ -237,7 +227,7 @@ def _wrap_bare_tasks(body: dict[str, Any]) -> dict[str, Any]:
     if "task" not in body:
         return body
     body = dict(body)
-    groups = list(_bodies(body.get("group")))
+    groups = block_bodies(body.get("group"))
     for label, task in iter_labelled(body.pop("task")):
         groups.append({label: {"task": [{label: task}]}})
     body["group"] = groups

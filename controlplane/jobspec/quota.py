@@ -21,7 +21,7 @@ from controlplane.errors import JobSpecError, ValidationError
 from controlplane.structs import QuotaLimit, QuotaSpec
 from controlplane.structs.job import Resources
 
-from .hcl import LineIndex, line_index, parse_tree, tree_to_body
+from .hcl import LineIndex, block_bodies, line_index, parse_tree, tree_to_body
 
 # Nomad's quota (and namespace) names: letters, digits, `-` and `_`.
 _NAME = re.compile(r"^[a-zA-Z0-9-_]{1,128}$")
@@ -119,28 +119,20 @@ def _int(value: Any, what: str, filename: str, line: int | None) -> int:
     return value
 
 
-def _blocks(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, dict):
-        return [value]
-    if isinstance(value, list):
-        return [v for v in value if isinstance(v, dict)]
-    return []
-
-
 def _from_hcl(body: dict[str, Any], filename: str, lines: LineIndex) -> QuotaSpec:
     for key in body:
         if key not in _TOP:
             line = lines.get((key,))
             raise JobSpecError(f'unexpected attribute or block "{key}"', filename, line)
     limits: list[QuotaLimit] = []
-    for i, lim in enumerate(_blocks(body.get("limit"))):
+    for i, lim in enumerate(block_bodies(body.get("limit"))):
         base = f"limit[{i}]"
         for key in lim:
             if key not in _LIMIT:
                 line = lines.get((base, key))
                 message = f'unexpected attribute or block "{key}" in limit'
                 raise JobSpecError(message, filename, line)
-        rl_blocks = _blocks(lim.get("region_limit"))
+        rl_blocks = block_bodies(lim.get("region_limit"))
         if len(rl_blocks) > 1:
             line = lines.get((base, "region_limit[1]"))
             raise JobSpecError("only one region_limit block is allowed", filename, line)
@@ -172,9 +164,9 @@ def _region_limit(
     for key, value in body.items():
         line = lines.get((*path, key))
         if key == "device":
-            for block in _blocks(value):
+            for block in block_bodies(value):
                 for label, inner in block.items():
-                    count = _blocks(inner)[0].get("count", 0) if _blocks(inner) else 0
+                    count = block_bodies(inner)[0].get("count", 0) if block_bodies(inner) else 0
                     dline = lines.get((*path, f"device:{label}"))
                     devices.append({"Name": label, "Count": _int(count, "count", filename, dline)})
         elif key == "storage":

@@ -16,6 +16,8 @@ from typing import Any
 
 from controlplane.errors import JobSpecError
 
+from .hcl import block_bodies
+
 # `${var.name}` or `${local.name}` with an optional traversal (`.key`, `[0]`, `["k"]`).
 _REF = re.compile(
     r"(?<!\$)\$\{\s*(var|local)\.([A-Za-z_][A-Za-z0-9_-]*)"
@@ -131,14 +133,6 @@ def substitute(value: Any, scope: _Scope) -> Any:
     return value
 
 
-def _blocks(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, dict):
-        return [value]
-    if isinstance(value, list):
-        return [v for v in value if isinstance(v, dict)]
-    return []
-
-
 def _coerce(raw: Any, declared_type: Any) -> Any:
     """-var values arrive as strings; honour a declared number/bool type."""
     if not isinstance(raw, str) or not isinstance(declared_type, str):
@@ -164,7 +158,7 @@ def resolve(
     variables: dict[str, Any] = {}
     undefined: set[str] = set()
     declared_types: dict[str, Any] = {}
-    for block in _blocks(body.get("variable")):
+    for block in block_bodies(body.get("variable")):
         for name, decl in block.items():
             decl = decl[0] if isinstance(decl, list) and decl else decl
             decl = decl if isinstance(decl, dict) else {}
@@ -177,7 +171,7 @@ def resolve(
         variables[name] = _coerce(raw, declared_types.get(name))
         undefined.discard(name)
     locals_raw: dict[str, Any] = {}
-    for block in _blocks(body.get("locals")):
+    for block in block_bodies(body.get("locals")):
         locals_raw.update(block)
     scope = _Scope(variables, undefined, locals_raw, text, filename)
     # Defaults may refer to nothing, but locals may refer to variables and locals.

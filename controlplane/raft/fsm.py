@@ -21,6 +21,7 @@ import msgspec
 
 from controlplane.state import StateStore
 from controlplane.state.events import Event, EventBuffer, entry_events
+from controlplane.state.variables import KEY_NOT_FOUND
 from controlplane.structs import Deployment, DeploymentStatusUpdate, Evaluation, Job
 from controlplane.structs.periodic import PeriodicLaunch
 
@@ -110,6 +111,10 @@ class FSM:
             # periodic and parameterized jobs
             m.MsgType.PERIODIC_LAUNCH: self._periodic_launch,
             m.MsgType.JOB_DISPATCH: self._job_dispatch,
+            # variables: check-and-set is decided here (state/variables.py)
+            m.MsgType.VAR_APPLY: self._var_apply,
+            m.MsgType.ROOT_KEY_UPSERT: self._root_key_upsert,
+            m.MsgType.ROOT_KEY_DELETE: self._root_key_delete,
         }
 
     def apply(self, index: int, msg_type: int, payload: bytes) -> ApplyResult:
@@ -289,7 +294,11 @@ class FSM:
         return ApplyResult(index=index)
 
     def _gc(self, index: int, p: m.GarbageCollect) -> ApplyResult:
-        self.store.delete_garbage(index, p.eval_ids, p.alloc_ids, p.jobs)
+        # only tables that lose something get a new index (blocking queries)
+        if p.eval_ids or p.alloc_ids or p.jobs:
+            self.store.delete_garbage(index, p.eval_ids, p.alloc_ids, p.jobs)
+        if p.acl_token_ids:
+            self.store.delete_acl_tokens(index, p.acl_token_ids)
         return ApplyResult(index=index)
 
     def _server_member(self, index: int, p: m.ServerMemberMsg) -> ApplyResult:
@@ -430,6 +439,29 @@ class FSM:
             self.store.upsert_evals(index, evals)
             self._evals_upserted(evals)
         return stored
+
+    # -- variables and root keys -------------------------------------------
+    def _var_apply(self, index: int, p: m.VarApply) -> ApplyResult:
+        outcome = self.store.apply_variable(index, p.op, p.var, p.check_index)
+        if outcome.error:
+            return ApplyResult(index=index, error=outcome.error, error_status=400)
+        # a CAS conflict is an answer, not an error: the submitter returns
+        # the current variable with a 409 (Nomad's Conflict)
+        return ApplyResult(
+            index=index, data={"stored": outcome.stored, "conflict": outcome.conflict}
+        )
+
+    def _root_key_upsert(self, index: int, p: m.RootKeyUpsert) -> ApplyResult:
+        self.store.upsert_root_key(index, p.key)
+        return ApplyResult(index=index)
+
+    def _root_key_delete(self, index: int, p: m.DeleteByName) -> ApplyResult:
+        for key_id in p.names:
+            error = self.store.delete_root_key(index, key_id)
+            if error:
+                status = 404 if error == KEY_NOT_FOUND else 400
+                return ApplyResult(index=index, error=error, error_status=status)
+        return ApplyResult(index=index)
 
     # -- events ----------------------------------------------------------
     def _publish_events(self, index: int, mt: m.MsgType, msg: Any) -> None:

@@ -30,6 +30,7 @@ from controlplane.structs import (
     ServiceRegistration,
     Struct,
 )
+from controlplane.structs.variables import RootKeyMeta, VariableEncrypted
 
 
 class MsgType(IntEnum):
@@ -69,6 +70,10 @@ class MsgType(IntEnum):
     # -- periodic and parameterized jobs (server/periodic.py, server/dispatch.py) --
     PERIODIC_LAUNCH = 29
     JOB_DISPATCH = 30
+    # -- variables and the root keyring (state/variables.py, server/keyring.py) --
+    VAR_APPLY = 31
+    ROOT_KEY_UPSERT = 32
+    ROOT_KEY_DELETE = 33
 
 
 class Noop(Struct, frozen=True):
@@ -202,8 +207,10 @@ class ServerMemberMsg(Struct, frozen=True):
 class GarbageCollect(Struct, frozen=True):
     eval_ids: list[str] = msgspec.field(default_factory=list)
     alloc_ids: list[str] = msgspec.field(default_factory=list)
-    # (namespace, job id) of stopped jobs with nothing left running
+    # (namespace, job id) of stopped or dead jobs with nothing left running
     jobs: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    # AccessorIDs of expired ACL tokens
+    acl_token_ids: list[str] = msgspec.field(default_factory=list)
 
 
 class RestoreState(Struct, frozen=True):
@@ -287,6 +294,22 @@ class JobDispatch(Struct, frozen=True):
     submit_time: int = 0
 
 
+class VarApply(Struct, frozen=True):
+    """A variable write (op: set, cas, delete, delete-cas). `var` is already
+    encrypted by the submitter: no item value ever enters the log. The
+    check-and-set against `check_index` is decided in the FSM."""
+
+    op: str
+    var: VariableEncrypted
+    check_index: int = 0
+
+
+class RootKeyUpsert(Struct, frozen=True):
+    """A root key's metadata (never its material)."""
+
+    key: RootKeyMeta
+
+
 PAYLOADS: dict[MsgType, type[Struct]] = {
     MsgType.NOOP: Noop,
     MsgType.JOB_REGISTER: JobRegister,
@@ -319,6 +342,9 @@ PAYLOADS: dict[MsgType, type[Struct]] = {
     MsgType.QUOTA_DELETE: DeleteByName,
     MsgType.PERIODIC_LAUNCH: PeriodicLaunchMsg,
     MsgType.JOB_DISPATCH: JobDispatch,
+    MsgType.VAR_APPLY: VarApply,
+    MsgType.ROOT_KEY_UPSERT: RootKeyUpsert,
+    MsgType.ROOT_KEY_DELETE: DeleteByName,
 }
 
 _encoder = msgspec.msgpack.Encoder()

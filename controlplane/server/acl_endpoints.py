@@ -234,20 +234,6 @@ class ACLEndpoints:
             raise NotFound("ACL token not found")
         return token
 
-    def expired_acl_tokens(self, now_ns: int | None = None) -> list[str]:
-        """AccessorIDs of the tokens past their expiry (what GC deletes)."""
-        now = time.time_ns() if now_ns is None else now_ns
-        return [t.accessor_id for t in self.store.acl_tokens() if t.expired(now)]
-
-    async def gc_expired_acl_tokens(self) -> int:
-        """Delete expired tokens (Nomad's GC does the same); returns how many."""
-        if not self.cfg.acl_enabled:
-            return 0
-        expired = self.expired_acl_tokens()
-        if expired:
-            await self.raft.submit_async(MsgType.ACL_TOKEN_DELETE, DeleteByName(names=expired))
-        return len(expired)
-
 
 def _go_duration(seconds: float) -> str:
     """A duration as Go prints it, roughly: 24h0m0s, 1m0s, 1.5s."""

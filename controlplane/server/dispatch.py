@@ -19,6 +19,7 @@ from controlplane.raft.messages import JobDispatch, MsgType
 from controlplane.structs import Job
 from controlplane.structs.periodic import (
     DISPATCH_PAYLOAD_SIZE_LIMIT,
+    derive_job,
     dispatched_id,
     is_parameterized_parent,
 )
@@ -60,21 +61,13 @@ def derive_child(
     now_s: int,
 ) -> Job:
     child_id = dispatched_id(parent.id, id_prefix_template, now_s, uuid.uuid4().hex[:8])
-    return parent.replace(
-        id=child_id,
-        name=child_id,
-        parent_id=parent.id,
+    return derive_job(
+        parent,
+        child_id,
         dispatched=True,
         dispatch_idempotency_token=token,
         meta={**(parent.meta or {}), **meta} or None,
         payload=base64.b64encode(payload).decode() if payload else None,
-        status="",
-        status_description="",
-        stable=False,
-        version=0,
-        create_index=0,
-        modify_index=0,
-        job_modify_index=0,
     )
 
 

@@ -2,6 +2,8 @@
 
 pysyncobj's dynamic membership does the Raft part (one change at a time, on
 the leader); the replicated server registry records names and addresses.
+`join` also federates: an address where a server of another region answers
+over HTTP joins the WAN pool (federation.py), never this region's Raft.
 """
 
 from __future__ import annotations
@@ -23,6 +25,17 @@ async def join(server: Server, addresses: list[str]) -> tuple[int, str]:
         if addr in peers:
             joined += 1
             continue
+        # an HTTP address of a server (nothing answers so over Raft's port)
+        other = await asyncio.to_thread(server.federation.exchange, addr)
+        if other is not None:
+            if other.region != server.cfg.region:
+                joined += 1  # a WAN peer: gossip spreads it to the region
+                continue
+            # a server of this region named by its HTTP address: join its Raft
+            addr = other.rpc_addr
+            if addr in peers:
+                joined += 1
+                continue
         # adding a voter that is not there, or cannot decrypt the cluster's
         # Raft traffic, would cost the cluster its quorum
         problem = await asyncio.to_thread(server.raft.probe_peer, addr)

@@ -30,6 +30,7 @@ from controlplane.state import StateStore
 from controlplane.structs import Evaluation, Job
 from controlplane.structs.cron import CronError, next_launch
 from controlplane.structs.periodic import (
+    derive_job,
     is_periodic_active,
     periodic_child_id,
     periodic_specs,
@@ -83,21 +84,8 @@ def next_launch_rfc3339(job: Job, now_s: float) -> str | None:
 
 
 def derive_child(parent: Job, launch_s: int) -> Job:
-    """Nomad's deriveJob: the parent's spec as a new batch of work."""
-    child_id = periodic_child_id(parent.id, launch_s)
-    return parent.replace(
-        id=child_id,
-        name=child_id,
-        parent_id=parent.id,
-        periodic=None,
-        status="",
-        status_description="",
-        stable=False,
-        version=0,
-        create_index=0,
-        modify_index=0,
-        job_modify_index=0,
-    )
+    """The child launched for `launch_s`: the parent's spec without its periodic block."""
+    return derive_job(parent, periodic_child_id(parent.id, launch_s), periodic=None)
 
 
 def launch_message(parent: Job, launch_s: int, now_ns: int) -> PeriodicLaunchMsg:

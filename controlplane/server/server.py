@@ -46,14 +46,17 @@ from .blocked_evals import BlockedEvals
 from .deployment_watcher import DeploymentWatcher
 from .drainer import NodeDrainer
 from .eval_broker import EvalBroker
+from .federation import Federation, FederationConfig, WanServer
 from .gc import GarbageCollector
 from .heartbeats import Heartbeats, node_update_evals, rfc3339_now
+from .keyring import Keyring
 from .leader import LeadershipMonitor
 from .namespace_endpoints import NamespaceEndpoints
 from .periodic import PeriodicDispatcher
 from .plan_apply import PlanApplier
 from .quota_endpoints import QuotaEndpoints
 from .services import consul_warnings, format_warnings, validate_registrations
+from .variables import VariableEndpoints
 from .worker import Worker
 
 log = logging.getLogger(__name__)
@@ -75,9 +78,11 @@ class ServerConfig:
     bootstrap_expect: int = 1
     # ACLs enforced on every endpoint (`acl { enabled = true }`, -acl-enabled)
     acl_enabled: bool = False
+    # the WAN pool: other regions' servers (federation.py)
+    federation: FederationConfig = field(default_factory=FederationConfig)
 
 
-class Server(FSMListener, ACLEndpoints, NamespaceEndpoints, QuotaEndpoints):
+class Server(FSMListener, ACLEndpoints, NamespaceEndpoints, QuotaEndpoints, VariableEndpoints):
     def __init__(self, cfg: ServerConfig) -> None:
         self.cfg = cfg
         self.store = StateStore()
@@ -98,11 +103,28 @@ class Server(FSMListener, ACLEndpoints, NamespaceEndpoints, QuotaEndpoints):
         self.gc = GarbageCollector(self.raft, self.store)
         self.drainer = NodeDrainer(self.raft, self.store)
         self.periodic = PeriodicDispatcher(self.raft, self.store)
+        self.keyring = Keyring(
+            self.raft, self.store, cfg.raft.data_dir, cfg.raft.password, cfg.raft.self_addr
+        )
+        self.keyring.start()
         self._workers: list[Worker] = []
         self._leadership = LeadershipMonitor(self.raft.is_leader, self._gain, self._lose)
         self._leadership.start()
         self._stopping = threading.Event()
         threading.Thread(target=self._announce, name="announce", daemon=True).start()
+        self.federation = Federation(
+            WanServer(
+                name=cfg.name,
+                region=cfg.region,
+                http_addr=cfg.http_addr,
+                rpc_addr=cfg.raft.self_addr,
+                datacenter=cfg.datacenter,
+                build=__version__,
+            ),
+            cfg.federation,
+            local_peers=lambda: [m.http_addr for m in self.store.servers() if m.status != "left"],
+        )
+        self.federation.start()
 
     # -- lifecycle -------------------------------------------------------
     def _announce(self) -> None:
@@ -135,6 +157,8 @@ class Server(FSMListener, ACLEndpoints, NamespaceEndpoints, QuotaEndpoints):
 
     def shutdown(self) -> None:
         self._stopping.set()
+        self.keyring.stop()
+        self.federation.stop()
         self._leadership.stop()
         self.raft.destroy()
 
@@ -159,10 +183,12 @@ class Server(FSMListener, ACLEndpoints, NamespaceEndpoints, QuotaEndpoints):
         self.gc.start()
         self.drainer.start()
         self.periodic.start()
+        self.keyring.start_leader()
 
     def _lose(self) -> None:
         self.periodic.stop()
         self.drainer.stop()
+        self.gc.stop()
         self.deployments.stop()
         self.heartbeats.stop()
         for w in self._workers:

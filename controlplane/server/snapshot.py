@@ -32,6 +32,7 @@ from controlplane.structs import (
     Struct,
 )
 from controlplane.structs.periodic import PeriodicLaunch
+from controlplane.structs.variables import RootKeyMeta, VariableEncrypted
 
 if TYPE_CHECKING:
     from .server import Server
@@ -57,6 +58,10 @@ class StateArchive(Struct, frozen=True):
     quotas: list[QuotaSpec] = msgspec.field(default_factory=list)
     # periodic launch records (added with issue 10)
     periodic_launches: list[PeriodicLaunch] = msgspec.field(default_factory=list)
+    # variables, still encrypted, and root key metadata (never key material:
+    # a restore needs the servers' keystores to read the variables again)
+    variables: list[VariableEncrypted] = msgspec.field(default_factory=list)
+    root_keys: list[RootKeyMeta] = msgspec.field(default_factory=list)
 
 
 def save(store: StateStore) -> bytes:
@@ -77,6 +82,8 @@ def save(store: StateStore) -> bytes:
         namespaces=list(t.namespaces.values()),
         quotas=list(t.quotas.values()),
         periodic_launches=list(t.periodic_launches.values()),
+        variables=list(t.variables.values()),
+        root_keys=list(t.root_keys.values()),
     )
     return MAGIC + zlib.compress(msgspec.msgpack.encode(archive), 6)
 
@@ -113,6 +120,8 @@ def to_tables(archive: StateArchive, index: int) -> Tables:
         namespaces={n.name: n for n in archive.namespaces},
         quotas={q.name: q for q in archive.quotas},
         periodic_launches={(p.namespace, p.id): p for p in archive.periodic_launches},
+        variables={(v.namespace, v.path): v for v in archive.variables},
+        root_keys={k.key_id: k for k in archive.root_keys},
     )
 
 

@@ -26,6 +26,7 @@ from .periodic import PeriodicReads
 from .security import SecurityReads
 from .services import ServiceIndexes
 from .tables import Tables
+from .variables import VariableReads
 
 _PERIODIC_LIKE = ("system", "sysbatch")
 _COLUMNS = ("queued", "complete", "failed", "running", "starting", "lost", "unknown")
@@ -43,7 +44,7 @@ _modify_index = attrgetter("modify_index")
 _group_status = attrgetter("task_group", "client_status")
 
 
-class Reads(ServiceIndexes, SecurityReads, PeriodicReads):
+class Reads(ServiceIndexes, SecurityReads, PeriodicReads, VariableReads):
     """Query methods (the service catalog's in ServiceIndexes); subclasses
     provide `_t` and the secondary indexes."""
 

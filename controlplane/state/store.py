@@ -36,6 +36,7 @@ from .reads import Reads
 from .security import SecurityWrites
 from .services import Change, ServiceWrites
 from .tables import JOB_VERSIONS_KEPT, Tables
+from .variables import VariableWrites
 
 # Fields that do not make a new job version when they alone change.
 _NON_SPEC_FIELDS = (
@@ -135,7 +136,7 @@ class StateSnapshot(_Indexed):
         return self
 
 
-class StateStore(_Indexed, ServiceWrites, SecurityWrites, PeriodicWrites):
+class StateStore(_Indexed, ServiceWrites, SecurityWrites, PeriodicWrites, VariableWrites):
     def __init__(self) -> None:
         super().__init__(Tables())
         self.lock = threading.RLock()
@@ -166,6 +167,8 @@ class StateStore(_Indexed, ServiceWrites, SecurityWrites, PeriodicWrites):
                 namespaces=t.namespaces,
                 quotas=t.quotas,
                 periodic_launches=t.periodic_launches,
+                variables=t.variables,
+                root_keys=t.root_keys,
             )
             self._shared.update(COW_ALL)
             return StateSnapshot.of(self, shared)

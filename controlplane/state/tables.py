@@ -23,6 +23,7 @@ from controlplane.structs import (
     ServiceRegistration,
 )
 from controlplane.structs.periodic import PeriodicLaunch
+from controlplane.structs.variables import RootKeyMeta, VariableEncrypted
 
 JobKey = tuple[str, str]
 
@@ -38,6 +39,8 @@ TABLES = (
     "namespaces",
     "quotas",
     "periodic_launches",
+    "variables",
+    "root_keys",
 )
 
 
@@ -68,6 +71,11 @@ class Tables:
     # (namespace, periodic parent ID) -> latest launch (issue 10;
     # state/periodic.py); replaced whole on write like the tables above
     periodic_launches: dict[JobKey, PeriodicLaunch] = field(default_factory=dict)
+    # (namespace, path) -> variable, items encrypted; key ID -> root key
+    # metadata, never key material (issue 10; state/variables.py); both
+    # replaced whole on write
+    variables: dict[JobKey, VariableEncrypted] = field(default_factory=dict)
+    root_keys: dict[str, RootKeyMeta] = field(default_factory=dict)
 
     def upgrade(self) -> Tables:
         """Fill tables a snapshot from an older version did not have."""

@@ -3,7 +3,8 @@
 `PeriodicLaunch` is the replicated record of a periodic parent's latest
 launch (Nomad's `periodic_launch` table): a new leader reads it to neither
 launch a scheduled time twice nor skip one. Child IDs follow Nomad:
-`<parent>/periodic-<unix>` and `<parent>/dispatch-[<prefix>-]<unix>-<8 hex>`.
+`<parent>/periodic-<unix>` and `<parent>/dispatch-[<prefix>-]<unix>-<8 hex>`;
+`derive_job` makes either child from its parent.
 Pure data and string helpers; nothing here reads state.
 """
 
@@ -29,6 +30,25 @@ class PeriodicLaunch(Struct, frozen=True):
 
 def periodic_child_id(parent_id: str, launch_s: int) -> str:
     return f"{parent_id}{PERIODIC_LAUNCH_SUFFIX}{launch_s}"
+
+
+def derive_job(parent: Job, child_id: str, **changes: object) -> Job:
+    """Nomad's deriveJob: the parent's spec as a new job `child_id` with
+    ParentID set and none of the parent's stored state (status, stability,
+    version, indexes); `changes` are the kind's own fields."""
+    return parent.replace(
+        id=child_id,
+        name=child_id,
+        parent_id=parent.id,
+        status="",
+        status_description="",
+        stable=False,
+        version=0,
+        create_index=0,
+        modify_index=0,
+        job_modify_index=0,
+        **changes,
+    )
 
 
 def dispatched_id(parent_id: str, prefix_template: str, now_s: int, uuid8: str) -> str:

@@ -37,23 +37,13 @@ def format_token(token: dict[str, Any]) -> str:
     )
 
 
-def _read_file(ctx: Context, path: str) -> str:
-    if path == "-":
-        return ctx.runtime.stdin.read()
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as err:
-        raise CommandError(f"Error reading policy file: {err.strerror or err}") from err
-
-
 # -- bootstrap ----------------------------------------------------------------------
 
 
 def run_acl_bootstrap(ctx: Context) -> int:
     body: dict[str, Any] = {}
     if ctx.args.file:
-        body["BootstrapSecret"] = _read_file(ctx, ctx.args.file).strip()
+        body["BootstrapSecret"] = ctx.read_input(ctx.args.file, "Error reading policy file").strip()
     with reporting("Error bootstrapping"):
         token = ctx.client.put("/v1/acl/bootstrap", body or None).data
     ctx.out(format_token(token))
@@ -65,7 +55,7 @@ def run_acl_bootstrap(ctx: Context) -> int:
 
 def run_policy_apply(ctx: Context) -> int:
     name = ctx.args.name
-    rules = _read_file(ctx, ctx.args.file)
+    rules = ctx.read_input(ctx.args.file, "Error reading policy file")
     body = {"Name": name, "Description": ctx.args.description or "", "Rules": rules}
     with reporting("Error writing ACL policy"):
         ctx.client.put(f"/v1/acl/policy/{name}", body)

@@ -125,6 +125,17 @@ class Context:
         if self._client is not None:
             self._client.close()
 
+    def read_input(self, path: str, error: str) -> str:
+        """The text of file `path`, or of stdin for `-`; a file that cannot be
+        read is the one line `<error>: <reason>`."""
+        if path == "-":
+            return self.runtime.stdin.read()
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read()
+        except OSError as err:
+            raise CommandError(f"{error}: {err.strerror or err}") from err
+
     @property
     def verbose(self) -> bool:
         return bool(getattr(self.args, "verbose", False))

@@ -22,19 +22,9 @@ from .status import is_parameterized, is_periodic
 DEFAULT_INIT_FILE = "example.nomad"
 
 
-def read_job_file(ctx: Context, path: str) -> str:
-    if path == "-":
-        return ctx.runtime.stdin.read()
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as err:
-        raise CommandError(f'Error reading job file "{path}": {err.strerror or err}') from err
-
-
 def parse_job_file(ctx: Context, path: str) -> tuple[dict[str, Any], str]:
     """The job as an API dict, and the source text (for the Submission)."""
-    text = read_job_file(ctx, path)
+    text = ctx.read_input(path, f'Error reading job file "{path}"')
     from controlplane import jobspec
     from controlplane.structs import to_builtins
 

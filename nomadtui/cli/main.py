@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from controlplane.errors import NomadError
 
@@ -32,11 +33,13 @@ from . import (
     node_drain,
     operator,
     quota,
+    root_keyring,
     server,
     service,
     status,
     system,
     tls,
+    var,
     web,
 )
 from .context import CommandError, Context, Runtime, error_line
@@ -50,6 +53,30 @@ def _add_status_args(parser: argparse.ArgumentParser) -> None:
     flag(parser, "short", action="store_true", help="only the job's key/value summary")
     flag(parser, "evals", action="store_true", help="add the job's evaluations")
     parser.add_argument("job", nargs="?", help="job ID or prefix; omit to list all jobs")
+
+
+def _add_var_commands(tree: Tree, subs: Any) -> None:
+    vs = tree.group(subs, "var", "variable commands: put, get, list, purge")
+    p = tree.command(vs, "put", "create or update a variable", var.run_var_put)
+    bool_flag(p, "force", False, "write whatever the server-side index")
+    flag(p, "check-index", type=int, default=None, metavar="N", help="check-and-set index")
+    # `in` is a Python keyword: the value lands in args.in_format
+    p.add_argument(
+        "-in", "--in", dest="in_format", default="", metavar="json|hcl", help="spec format"
+    )
+    flag(p, "out", default="none", choices=var.OUT_FORMATS, help="print the variable: json|table")
+    p.add_argument("args", nargs="*", metavar="PATH|@FILE|- [k=v ...]")
+    p = tree.command(vs, "get", "read a variable", var.run_var_get)
+    flag(p, "item", default="", metavar="KEY", help="print only this item's value")
+    flag(p, "out", default="json", choices=var.OUT_FORMATS, help="json (default) or table")
+    p.add_argument("path", metavar="PATH")
+    p = tree.command(vs, "list", "list variables (metadata only)", var.run_var_list)
+    flag(p, "prefix", default="", metavar="PREFIX", help="only paths starting with this")
+    flag(p, "out", default="table", choices=var.OUT_FORMATS, help="table (default) or json")
+    p.add_argument("prefix_arg", nargs="?", default="", metavar="PREFIX")
+    p = tree.command(vs, "purge", "delete a variable", var.run_var_purge)
+    flag(p, "check-index", type=int, default=None, metavar="N", help="check-and-set index")
+    p.add_argument("path", metavar="PATH")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -294,6 +321,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("file", help="snapshot file written by 'operator snapshot save'")
 
+    root_cmds = tree.group(ops, "root", "root keyring commands: keyring list, rotate, remove")
+    rkeys = tree.group(root_cmds, "keyring", "root keys sealing variables: list, rotate, remove")
+    p = tree.command(rkeys, "list", "list root keys", root_keyring.run_keyring_list)
+    flag(p, "verbose", action="store_true", help="full key IDs")
+    p = tree.command(rkeys, "rotate", "make a new active root key", root_keyring.run_keyring_rotate)
+    flag(p, "verbose", action="store_true", help="full key IDs")
+    bool_flag(p, "full", False, "re-encrypt every variable with the new key")
+    p = tree.command(rkeys, "remove", "remove an unused root key", root_keyring.run_keyring_remove)
+    p.add_argument("key_id", metavar="KEYID", help="root key ID")
+
     gossip = tree.group(ops, "gossip", "Raft encryption key commands: keyring generate")
     keyring = tree.group(gossip, "keyring", "Raft encryption keys: generate")
     tree.command(
@@ -481,6 +518,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME", help="quota name")
     p = tree.command(quotas, "init", "write an example quota spec file", quota.run_quota_init)
     flag(p, "json", action="store_true", help="write spec.json instead of spec.hcl")
+
+    _add_var_commands(tree, subs)
 
     evals = tree.group(subs, "eval", "evaluation commands: list, status")
     p = tree.command(evals, "list", "list evaluations", eval.run_eval_list)

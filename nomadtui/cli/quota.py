@@ -29,21 +29,11 @@ _COLUMNS = (
 )
 
 
-def _read(ctx: Context, path: str) -> str:
-    if path == "-":
-        return ctx.runtime.stdin.read()
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as err:
-        raise CommandError(f"Error reading file {path!r}: {err.strerror or err}") from err
-
-
 def run_quota_apply(ctx: Context) -> int:
     from controlplane.jobspec.quota import parse_quota  # local parsing, as job files
 
     path: str = ctx.args.file
-    text = _read(ctx, path)
+    text = ctx.read_input(path, f"Error reading file {path!r}")
     try:
         spec = parse_quota(text, "<stdin>" if path == "-" else path)
     except JobSpecError as err:

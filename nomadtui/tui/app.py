@@ -6,7 +6,8 @@ Views live in `screens/<name>.py` and are found by name, so a view that is
 not built yet shows a placeholder instead of breaking the console. The app
 holds the API client, the connection state, the read-only switch and the
 token's permissions (access.py resolves them and asks for a token; `:token`
-changes it; `:ns NAME` / `n` pick the namespace); it never talks to the
+changes it; `:ns NAME` / `n` pick the namespace, `:region NAME` / `:region`
+the region); it never talks to the
 control plane from the UI thread (screens' watches and workers do).
 """
 
@@ -54,9 +55,9 @@ VIEWS: dict[str, tuple[str, str, str]] = {
 ALIASES = {"job": "jobs", "alloc": "allocs", "node": "nodes", "server": "servers",
            "deployments": "deploy", "deployment": "deploy", "eval": "evals",
            "service": "services", "svc": "services", "event": "events",
-           "quota": "quotas", "namespace": "ns", "namespaces": "ns"}
+           "quota": "quotas", "namespace": "ns", "namespaces": "ns", "regions": "region"}
 # shown in the command bar's placeholder and the help, after the views
-COMMANDS = ["ns NAME", "token", "q"]
+COMMANDS = ["ns NAME", "region NAME", "token", "q"]
 
 # drill-down screens: kind -> (module, class)
 DETAILS: dict[str, tuple[str, str]] = {
@@ -154,6 +155,11 @@ class ConsoleApp(App[None]):
                 self.set_namespace(arg.strip())
             else:
                 self.action_namespaces()
+        elif word == "region":
+            if arg.strip():
+                self.set_region(arg.strip())
+            else:
+                self.action_regions()
         elif word == "token":
             self.access.ask("", force=True)
         elif word in VIEWS:
@@ -215,6 +221,15 @@ class ConsoleApp(App[None]):
                 self.set_namespace(choice)
 
         self.push_screen(NamespacePicker(self.client), picked)
+
+    def action_regions(self) -> None:
+        from .screens.regions import RegionPicker
+
+        def picked(choice: str | None) -> None:
+            if choice is not None:
+                self.set_region(choice)
+
+        self.push_screen(RegionPicker(self.client), picked)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "namespaces":
@@ -315,6 +330,13 @@ class ConsoleApp(App[None]):
     def set_namespace(self, namespace: str) -> None:
         self.use_client(self.derive_client(namespace=namespace or None))
         self.notify(f"namespace {namespace or 'default'}", timeout=2)
+
+    def set_region(self, region: str) -> None:
+        """Every view asks `region` from now on (any server forwards there)."""
+        self.use_client(self.derive_client(region=region or None))
+        # ACL tokens belong to a region: what this one may do there is news
+        self.access.resolve_current()
+        self.notify(f"region {region}", timeout=2)
 
     def set_permissions(self, permissions: Permissions) -> None:
         self.permissions = permissions

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,55 +10,17 @@ import httpx
 import pytest
 
 from controlplane.agent.agent import Agent
-from controlplane.agent.config import AgentConfig
-from nomadtui.cli.context import Runtime
-from nomadtui.cli.main import main
-from tests.agents import AgentProcess
+from tests.acl_support import auth, bootstrap, make_token
+from tests.agents import AgentProcess, in_process_agent
+from tests.cli_support import CliResult, run_cli
+from tests.job_support import raw_exec_job
 from tests.waiting import wait_for
 
 READ_ONLY = 'namespace "default" { policy = "read" }'
 
 
 def batch_job(job_id: str, command: str = "/bin/true") -> dict[str, Any]:
-    return {
-        "Job": {
-            "ID": job_id,
-            "Type": "batch",
-            "TaskGroups": [
-                {
-                    "Name": "g",
-                    "Count": 1,
-                    "Tasks": [
-                        {
-                            "Name": "t",
-                            "Driver": "raw_exec",
-                            "Config": {"command": "/bin/sh", "args": ["-c", command]},
-                        }
-                    ],
-                }
-            ],
-        }
-    }
-
-
-@pytest.fixture(scope="module")
-def acl_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
-    agent = Agent(
-        AgentConfig(
-            dev=True,
-            http_port=0,
-            rpc_port=0,
-            data_dir=str(tmp_path_factory.mktemp("acl-agent")),
-            node_name="acl-node",
-            acl_enabled=True,
-        )
-    )
-    agent.start()
-    try:
-        assert agent.wait_ready(30), "ACL dev agent did not become ready"
-        yield agent
-    finally:
-        agent.shutdown()
+    return raw_exec_job(job_id, command, job_type="batch")
 
 
 @pytest.fixture(scope="module")
@@ -71,28 +32,8 @@ def http(acl_agent: Agent) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def root(http: httpx.Client) -> dict[str, Any]:
     """The bootstrap (management) token."""
-    resp = http.put("/v1/acl/bootstrap")
-    assert resp.status_code == 200, resp.text
-    token: dict[str, Any] = resp.json()
+    token = bootstrap(http)
     assert token["Type"] == "management" and token["Name"] == "Bootstrap Token"
-    return token
-
-
-def auth(token: dict[str, Any] | str) -> dict[str, str]:
-    secret = token if isinstance(token, str) else token["SecretID"]
-    return {"X-Nomad-Token": secret}
-
-
-def make_token(http: httpx.Client, root: dict[str, Any], name: str, rules: str) -> dict[str, Any]:
-    resp = http.put(f"/v1/acl/policy/{name}", headers=auth(root), json={"Rules": rules})
-    assert resp.status_code == 200, resp.text
-    resp = http.put(
-        "/v1/acl/token",
-        headers=auth(root),
-        json={"Name": name, "Type": "client", "Policies": [name]},
-    )
-    assert resp.status_code == 200, resp.text
-    token: dict[str, Any] = resp.json()
     return token
 
 
@@ -307,18 +248,12 @@ def test_acl_endpoints_answer_disabled_without_acls(api: httpx.Client) -> None:
     assert api.get("/v1/jobs", headers=auth("nonsense")).status_code == 200
 
 
-def _cli(address: str, token: str, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    env = {"NOMAD_ADDR": address, "NOMAD_TOKEN": token}
-    code = main(list(argv), Runtime(stdout=out, stderr=err, env=env))
-    return code, out.getvalue(), err.getvalue()
+def _cli(address: str, token: str, *argv: str) -> CliResult:
+    return run_cli(address, *argv, env={"NOMAD_TOKEN": token})
 
 
 def test_cli_acl_commands_end_to_end(tmp_path: Path) -> None:
-    agent = Agent(AgentConfig(dev=True, http_port=0, rpc_port=0, acl_enabled=True))
-    agent.start()
-    try:
-        assert agent.wait_ready(30)
+    with in_process_agent(acl_enabled=True) as agent:
         addr = f"http://{agent.config.http_addr}"
         code, out, err = _cli(addr, "", "acl", "bootstrap")
         assert code == 0, err
@@ -383,8 +318,6 @@ def test_cli_acl_commands_end_to_end(tmp_path: Path) -> None:
         assert code == 1 and "ACL token not found" in err
         code, out, _ = _cli(addr, secret, "acl", "policy", "delete", "ro")
         assert out == 'Successfully deleted "ro" ACL policy!\n'
-    finally:
-        agent.shutdown()
 
 
 def test_cluster_with_acls_runs_a_raw_exec_job(tmp_path: Path) -> None:

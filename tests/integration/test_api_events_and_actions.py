@@ -13,45 +13,15 @@ from typing import Any
 import httpx
 import pytest
 
-from controlplane import jobspec
 from controlplane.agent.agent import Agent
-from controlplane.agent.config import AgentConfig
 from controlplane.api import events as events_api
-from controlplane.structs import to_builtins
+from tests.agents import in_process_agent
+from tests.job_support import allocations, hcl_job, running_allocs
 from tests.waiting import wait_for
 
 
 def _job_body(job_id: str, script: str = "echo started; exec sleep 600") -> dict[str, Any]:
-    text = f"""
-job "{job_id}" {{
-  datacenters = ["dc1"]
-  group "app" {{
-    task "t" {{
-      driver = "raw_exec"
-      config {{
-        command = "/bin/sh"
-        args    = ["-c", "{script}"]
-      }}
-      resources {{
-        cpu    = 50
-        memory = 32
-      }}
-    }}
-  }}
-}}
-"""
-    return {"Job": to_builtins(jobspec.parse_job(text, f"{job_id}.nomad"))}
-
-
-def _allocs(api: httpx.Client, job_id: str) -> list[dict[str, Any]]:
-    resp = api.get(f"/v1/job/{job_id}/allocations")
-    resp.raise_for_status()
-    out: list[dict[str, Any]] = resp.json()
-    return out
-
-
-def _running(api: httpx.Client, job_id: str) -> list[dict[str, Any]]:
-    return [a for a in _allocs(api, job_id) if a["ClientStatus"] == "running"]
+    return hcl_job(job_id, script, cpu=50, memory=32)
 
 
 def _node_id(api: httpx.Client) -> str:
@@ -237,16 +207,9 @@ def test_stream_rejects_bad_topic_and_index(api: httpx.Client) -> None:
 
 
 def test_stream_ends_on_agent_shutdown(tmp_path: Path) -> None:
-    agent = Agent(
-        AgentConfig(dev=True, http_port=0, rpc_port=0, data_dir=str(tmp_path), node_name="n2")
-    )
-    agent.start()
-    try:
-        assert agent.wait_ready(30)
+    with in_process_agent(data_dir=str(tmp_path), node_name="n2") as agent:
         s = _Stream(f"http://{agent.config.http_addr}", [])
         assert s.next_line() == "{}"
-    finally:
-        agent.shutdown()
     assert s.ended(10), "the stream closes when the agent shuts down"
     s.close()
 
@@ -275,11 +238,11 @@ def test_eligibility_toggle_controls_placement(api: httpx.Client) -> None:
             what="the registration eval to finish",
         )
         assert ev["BlockedEval"], "nothing fits: the work waits in a blocked eval"
-        assert _allocs(api, job_id) == []
+        assert allocations(api, job_id) == []
 
         resp = api.post(f"/v1/node/{node_id}/eligibility", json={"Eligibility": "eligible"})
         assert resp.status_code == 200, resp.text
-        wait_for(lambda: _running(api, job_id), what="the job placed once eligible")
+        wait_for(lambda: running_allocs(api, job_id), what="the job placed once eligible")
     finally:
         api.put(f"/v1/node/{node_id}/eligibility", json={"Eligibility": "eligible"})
         _purge(api, job_id)
@@ -302,7 +265,7 @@ def test_drain_completes_on_a_single_node_and_mark_eligible_restores(
     assert api.put(f"/v1/node/{node_id}/drain", params={"enable": "true"}).status_code == 400
     try:
         api.put("/v1/jobs", json=_job_body(job_id))
-        (before,) = wait_for(lambda: _running(api, job_id), what="the job running")
+        (before,) = wait_for(lambda: running_allocs(api, job_id), what="the job running")
 
         spec = {"DrainSpec": {"Deadline": 2_000_000_000, "IgnoreSystemJobs": False}}
         resp = api.put(f"/v1/node/{node_id}/drain", json=spec)
@@ -327,7 +290,7 @@ def test_drain_completes_on_a_single_node_and_mark_eligible_restores(
         assert "Node drain strategy set" in messages
         assert messages[-1] == "Node drain complete"
 
-        allocs = _allocs(api, job_id)
+        allocs = allocations(api, job_id)
         assert [a["ID"] for a in allocs] == [before["ID"]], "nothing was placed elsewhere"
         assert allocs[0]["DesiredTransition"]["Migrate"] is True
         drain_evals = [
@@ -352,7 +315,7 @@ def test_alloc_stop_replaces_the_alloc(api: httpx.Client) -> None:
     job_id = "stop-job"
     try:
         api.put("/v1/jobs", json=_job_body(job_id))
-        (old,) = wait_for(lambda: _running(api, job_id), what="the job running")
+        (old,) = wait_for(lambda: running_allocs(api, job_id), what="the job running")
         resp = api.post(f"/v1/allocation/{old['ID']}/stop")
         assert resp.status_code == 200, resp.text
         out = resp.json()
@@ -361,7 +324,7 @@ def test_alloc_stop_replaces_the_alloc(api: httpx.Client) -> None:
         assert ev["TriggeredBy"] == "alloc-stop" and ev["JobID"] == job_id
 
         new = wait_for(
-            lambda: [a for a in _running(api, job_id) if a["ID"] != old["ID"]],
+            lambda: [a for a in running_allocs(api, job_id) if a["ID"] != old["ID"]],
             what="a replacement alloc running",
         )[0]
         full = api.get(f"/v1/allocation/{new['ID']}").json()
@@ -383,7 +346,7 @@ def test_client_restart_runs_the_task_again(api: httpx.Client) -> None:
     job_id = "restart-job"
     try:
         api.put("/v1/jobs", json=_job_body(job_id))
-        (alloc,) = wait_for(lambda: _running(api, job_id), what="the job running")
+        (alloc,) = wait_for(lambda: running_allocs(api, job_id), what="the job running")
         alloc_id = alloc["ID"]
         base = f"/v1/client/allocation/{alloc_id}"
 
@@ -408,7 +371,7 @@ def test_client_restart_runs_the_task_again(api: httpx.Client) -> None:
         assert state["Restarts"] == 1 and state["Failed"] is False
         signaled = next(e for e in state["Events"] if e["Type"] == "Restart Signaled")
         assert signaled["RestartReason"] == "User requested task to restart"
-        assert _running(api, job_id)[0]["ID"] == alloc_id, "restarted in place"
+        assert running_allocs(api, job_id)[0]["ID"] == alloc_id, "restarted in place"
 
         def stdout() -> str:
             resp = api.get(
@@ -432,7 +395,7 @@ def test_client_signal_reaches_the_task(api: httpx.Client) -> None:
     script = "trap 'echo got-hup' HUP; echo started; while :; do sleep 0.1; done"
     try:
         api.put("/v1/jobs", json=_job_body(job_id, script))
-        (alloc,) = wait_for(lambda: _running(api, job_id), what="the job running")
+        (alloc,) = wait_for(lambda: running_allocs(api, job_id), what="the job running")
         alloc_id = alloc["ID"]
 
         def stdout() -> str:

@@ -7,7 +7,6 @@ stderr, rotated files) through the API and `alloc logs`."""
 from __future__ import annotations
 
 import base64
-import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +19,7 @@ from controlplane import jobspec
 from controlplane.agent.agent import Agent
 from controlplane.drivers.logrotate import RotatingLog, log_indexes
 from controlplane.structs import to_builtins
-from nomadtui.cli.context import Runtime
-from nomadtui.cli.main import main
+from tests.cli_support import CliResult, run_cli
 from tests.waiting import wait_for
 
 SEC = 1_000_000_000
@@ -96,11 +94,8 @@ def _purge(api: httpx.Client, job_id: str) -> None:
     api.delete(f"/v1/job/{job_id}", params={"purge": "true"})
 
 
-def _cli(agent: Agent, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    env = {"NOMAD_ADDR": f"http://{agent.config.http_addr}"}
-    code = main(list(argv), Runtime(stdout=out, stderr=err, env=env))
-    return code, out.getvalue(), err.getvalue()
+def _cli(agent: Agent, *argv: str) -> CliResult:
+    return run_cli(f"http://{agent.config.http_addr}", *argv)
 
 
 # ---- restart policy and exit codes ------------------------------------------

@@ -8,30 +8,14 @@ from typing import Any
 
 import httpx
 
-from tests.agents import AgentProcess, free_port
+from tests.agents import AgentProcess
+from tests.cluster_support import start_servers
+from tests.job_support import raw_exec_job
 from tests.waiting import wait_for
 
 
 def _job(job_id: str) -> dict[str, Any]:
-    return {
-        "Job": {
-            "ID": job_id,
-            "TaskGroups": [
-                {
-                    "Name": "g",
-                    "Count": 1,
-                    "Tasks": [
-                        {
-                            "Name": "t",
-                            "Driver": "raw_exec",
-                            "Config": {"command": "/bin/sh", "args": ["-c", "exec sleep 600"]},
-                            "Resources": {"CPU": 20, "MemoryMB": 16},
-                        }
-                    ],
-                }
-            ],
-        }
-    }
+    return raw_exec_job(job_id, "exec sleep 600", resources=(20, 16))
 
 
 def _running(server: AgentProcess, job_id: str) -> list[dict[str, Any]]:
@@ -43,30 +27,10 @@ def _running(server: AgentProcess, job_id: str) -> list[dict[str, Any]]:
 
 
 def test_three_servers_lose_their_leader(tmp_path: Path) -> None:
-    rpc = [free_port() for _ in range(3)]
-    join = ",".join(f"127.0.0.1:{p}" for p in rpc)
-    servers = [
-        AgentProcess(
-            [
-                "-server",
-                "-data-dir",
-                str(tmp_path / f"s{i}"),
-                "-node",
-                f"s{i}",
-                "-bootstrap-expect",
-                "3",
-                "-retry-join",
-                join,
-            ],
-            tmp_path / f"s{i}.log",
-            rpc_port=rpc[i],
-        ).start(wait=False)
-        for i in range(3)
-    ]
+    servers: list[AgentProcess] = []
     client: AgentProcess | None = None
     try:
-        for s in servers:
-            s.wait_ready()
+        start_servers(tmp_path, 3, started=servers)
 
         def all_announced() -> list[dict[str, Any]] | None:
             members = httpx.get(f"{servers[0].address}/v1/agent/members").json()["Members"]
@@ -80,7 +44,7 @@ def test_three_servers_lose_their_leader(tmp_path: Path) -> None:
         leader = httpx.get(f"{servers[1].address}/v1/status/leader").json()
         assert leader in {f"{m['Addr']}:{m['Tags']['port']}" for m in members}
         peers = httpx.get(f"{servers[2].address}/v1/status/peers").json()
-        assert sorted(peers) == sorted(f"127.0.0.1:{p}" for p in rpc)
+        assert sorted(peers) == sorted(f"127.0.0.1:{s.rpc_port}" for s in servers)
 
         def registered(agent: AgentProcess) -> bool:
             nodes = httpx.get(f"{servers[1].address}/v1/nodes", timeout=2).json()

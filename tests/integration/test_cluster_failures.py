@@ -4,74 +4,27 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.agents import AgentProcess, free_port
+from tests.cluster_support import leader_of, rpc_listening, start_servers
+from tests.job_support import raw_exec_job
 from tests.waiting import wait_for
 
 
 def _job(job_id: str) -> dict[str, Any]:
-    return {
-        "Job": {
-            "ID": job_id,
-            "TaskGroups": [
-                {
-                    "Name": "g",
-                    "Count": 0,
-                    "Tasks": [
-                        {"Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/true"}}
-                    ],
-                }
-            ],
-        }
-    }
-
-
-def _cluster(tmp: Path, n: int) -> list[AgentProcess]:
-    rpc = [free_port() for _ in range(n)]
-    join = ",".join(f"127.0.0.1:{p}" for p in rpc)
-    servers = [
-        AgentProcess(
-            [
-                "-server",
-                "-data-dir",
-                str(tmp / f"s{i}"),
-                "-node",
-                f"s{i}",
-                "-bootstrap-expect",
-                str(n),
-                "-retry-join",
-                join,
-            ],
-            tmp / f"s{i}.log",
-            rpc_port=rpc[i],
-        ).start(wait=False)
-        for i in range(n)
-    ]
-    for s in servers:
-        s.wait_ready()
-    return servers
-
-
-@pytest.fixture
-def cleanup() -> Iterator[list[AgentProcess]]:
-    procs: list[AgentProcess] = []
-    yield procs
-    for p in procs:
-        p.kill()
+    return raw_exec_job(job_id, count=0)
 
 
 def _leader(servers: list[AgentProcess]) -> AgentProcess:
-    addr = httpx.get(f"{servers[0].address}/v1/status/leader").json()
-    return next(s for s in servers if addr == f"127.0.0.1:{s.rpc_port}")
+    leader = leader_of(servers)
+    assert leader is not None
+    return leader
 
 
 def _state(server: AgentProcess) -> dict[str, Any]:
@@ -85,10 +38,9 @@ def _state(server: AgentProcess) -> dict[str, Any]:
 
 
 def test_leader_killed_during_concurrent_registrations(
-    tmp_path: Path, cleanup: list[AgentProcess]
+    tmp_path: Path, procs: list[AgentProcess]
 ) -> None:
-    servers = _cluster(tmp_path, 3)
-    cleanup.extend(servers)
+    servers = start_servers(tmp_path, 3, started=procs)
     leader = _leader(servers)
     acknowledged: list[str] = []
     lock = threading.Lock()
@@ -128,9 +80,8 @@ def test_leader_killed_during_concurrent_registrations(
     assert r.status_code == 200
 
 
-def test_whole_cluster_killed_and_restarted(tmp_path: Path, cleanup: list[AgentProcess]) -> None:
-    servers = _cluster(tmp_path, 3)
-    cleanup.extend(servers)
+def test_whole_cluster_killed_and_restarted(tmp_path: Path, procs: list[AgentProcess]) -> None:
+    servers = start_servers(tmp_path, 3, started=procs)
     for i in range(20):
         target = servers[i % 3]
         assert httpx.put(f"{target.address}/v1/jobs", json=_job(f"j{i}")).status_code == 200
@@ -144,7 +95,7 @@ def test_whole_cluster_killed_and_restarted(tmp_path: Path, cleanup: list[AgentP
         )
         for s in servers
     ]
-    cleanup.extend(restarted)
+    procs.extend(restarted)
     for s in restarted:
         s.wait_ready()
     for s in restarted:
@@ -152,10 +103,9 @@ def test_whole_cluster_killed_and_restarted(tmp_path: Path, cleanup: list[AgentP
 
 
 def test_quorum_loss_fails_writes_clearly_and_reads_still_answer(
-    tmp_path: Path, cleanup: list[AgentProcess]
+    tmp_path: Path, procs: list[AgentProcess]
 ) -> None:
-    servers = _cluster(tmp_path, 5)
-    cleanup.extend(servers)
+    servers = start_servers(tmp_path, 5, started=procs)
     assert httpx.put(f"{servers[0].address}/v1/jobs", json=_job("one")).status_code == 200
     leader = _leader(servers)
     others = [s for s in servers if s is not leader]
@@ -201,9 +151,8 @@ def _job_ids(server: AgentProcess) -> set[str]:
     return {j["ID"] for j in httpx.get(f"{server.address}/v1/jobs", timeout=5).json()}
 
 
-def test_stopped_follower_catches_up(tmp_path: Path, cleanup: list[AgentProcess]) -> None:
-    servers = _cluster(tmp_path, 3)
-    cleanup.extend(servers)
+def test_stopped_follower_catches_up(tmp_path: Path, procs: list[AgentProcess]) -> None:
+    servers = start_servers(tmp_path, 3, started=procs)
     leader = _leader(servers)
     follower = next(s for s in servers if s is not leader)
     other = next(s for s in servers if s is not leader and s is not follower)
@@ -229,9 +178,8 @@ def test_stopped_follower_catches_up(tmp_path: Path, cleanup: list[AgentProcess]
     assert len(_state(follower)["jobs"]) == written
 
 
-def test_a_fourth_server_joins_and_is_removed(tmp_path: Path, cleanup: list[AgentProcess]) -> None:
-    servers = _cluster(tmp_path, 3)
-    cleanup.extend(servers)
+def test_a_fourth_server_joins_and_is_removed(tmp_path: Path, procs: list[AgentProcess]) -> None:
+    servers = start_servers(tmp_path, 3, started=procs)
     rpc4 = free_port()
     join = ",".join(f"127.0.0.1:{s.rpc_port}" for s in servers)
 
@@ -246,16 +194,9 @@ def test_a_fourth_server_joins_and_is_removed(tmp_path: Path, cleanup: list[Agen
         rpc_port=rpc4,
         ready=caught_up,
     ).start(wait=False)
-    cleanup.append(fourth)
+    procs.append(fourth)
 
-    def listening() -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", rpc4), timeout=1).close()
-        except OSError:
-            return False
-        return True
-
-    wait_for(listening, what="the new server's Raft port")
+    wait_for(lambda: rpc_listening(fourth), what="the new server's Raft port")
     # a join of an address nobody answers on is refused (it would cost quorum)
     dead = httpx.put(
         f"{servers[1].address}/v1/agent/join",

@@ -9,7 +9,6 @@ the CLI dispatches and `job status` shows the parent's summary.
 from __future__ import annotations
 
 import base64
-import io
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -18,36 +17,22 @@ import httpx
 import pytest
 
 from controlplane.agent.agent import Agent
-from nomadtui.cli.context import Runtime
-from nomadtui.cli.main import main
+from tests.cli_support import CliResult, run_cli
+from tests.job_support import raw_exec_job
 from tests.waiting import wait_for
 
 SCRIPT = 'cat "$NOMAD_TASK_DIR/input.txt"; echo; echo "color=$NOMAD_META_color"'
 
 
 def _parent(job_id: str, payload: str = "optional", **cfg: Any) -> dict[str, Any]:
-    return {
-        "Job": {
-            "ID": job_id,
-            "Type": "batch",
-            "ParameterizedJob": {"Payload": payload, **cfg},
-            "TaskGroups": [
-                {
-                    "Name": "g",
-                    "Count": 1,
-                    "Tasks": [
-                        {
-                            "Name": "t",
-                            "Driver": "raw_exec",
-                            "Config": {"command": "/bin/sh", "args": ["-c", SCRIPT]},
-                            "DispatchPayload": {"File": "input.txt"},
-                            "Resources": {"CPU": 50, "MemoryMB": 32},
-                        }
-                    ],
-                }
-            ],
-        }
-    }
+    return raw_exec_job(
+        job_id,
+        SCRIPT,
+        job_type="batch",
+        resources=(50, 32),
+        task={"DispatchPayload": {"File": "input.txt"}},
+        ParameterizedJob={"Payload": payload, **cfg},
+    )
 
 
 @pytest.fixture
@@ -154,16 +139,8 @@ def test_dispatching_a_plain_job_is_refused(api: httpx.Client) -> None:
         api.delete("/v1/job/plain-batch", params={"purge": "true"})
 
 
-def _cli(agent: Agent, *argv: str, stdin: str = "") -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    runtime = Runtime(
-        stdout=out,
-        stderr=err,
-        stdin=io.StringIO(stdin),
-        env={"NOMAD_ADDR": f"http://{agent.config.http_addr}"},
-    )
-    code = main(list(argv), runtime)
-    return code, out.getvalue(), err.getvalue()
+def _cli(agent: Agent, *argv: str, stdin: str = "") -> CliResult:
+    return run_cli(f"http://{agent.config.http_addr}", *argv, stdin=stdin)
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,8 @@ from controlplane.acl.model import READ, NamespaceRule
 from controlplane.agent.agent import Agent
 from controlplane.api import events as events_api
 from controlplane.api.app import build_app
-from tests.namespace_support import job_body, put_namespace, running_allocs
+from tests.job_support import running_allocs
+from tests.namespace_support import job_body, put_namespace
 from tests.waiting import wait_for
 
 ACLS = {

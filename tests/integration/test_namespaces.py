@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.namespace_support import job_body, put_namespace, running_allocs
+from tests.job_support import running_allocs
+from tests.namespace_support import job_body, put_namespace
 from tests.waiting import wait_for
 
 

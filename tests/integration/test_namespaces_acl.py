@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from controlplane.agent.agent import Agent
-from controlplane.agent.config import AgentConfig
+from tests.acl_support import auth, bootstrap, make_token
+from tests.job_support import running_allocs
 from tests.namespace_support import job_body
 from tests.waiting import wait_for
 
@@ -22,60 +22,27 @@ POLICY_A = 'namespace "a" {\n  policy = "write"\n}\n'
 
 
 @pytest.fixture(scope="module")
-def acl_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
-    data_dir: Path = tmp_path_factory.mktemp("acl-agent")
-    agent = Agent(
-        AgentConfig(
-            dev=True,
-            http_port=0,
-            rpc_port=0,
-            data_dir=str(data_dir),
-            node_name="acl-node",
-            acl_enabled=True,
-        )
-    )
-    agent.start()
-    try:
-        assert agent.wait_ready(30), "ACL dev agent did not become ready"
-        yield agent
-    finally:
-        agent.shutdown()
-
-
-@pytest.fixture(scope="module")
 def world(acl_agent: Agent) -> Iterator[dict[str, Any]]:
     """Management and scoped clients; job `web` running in `a` and in `b`."""
     base = f"http://{acl_agent.config.http_addr}"
     with httpx.Client(base_url=base, timeout=30) as anon:
-        boot = anon.post("/v1/acl/bootstrap")
-        assert boot.status_code == 200, boot.text
-        root = httpx.Client(
-            base_url=base, timeout=30, headers={"X-Nomad-Token": boot.json()["SecretID"]}
-        )
-        resp = root.put(
-            "/v1/acl/policy/ns-a", json={"Name": "ns-a", "Description": "", "Rules": POLICY_A}
-        )
-        assert resp.status_code == 200, resp.text
-        token = root.put(
-            "/v1/acl/token", json={"Name": "team-a", "Type": "client", "Policies": ["ns-a"]}
-        )
-        assert token.status_code == 200, token.text
+        mgmt = bootstrap(anon)
+        root = httpx.Client(base_url=base, timeout=30, headers=auth(mgmt))
+        token = make_token(root, mgmt, "team-a", POLICY_A)
         scoped = httpx.Client(
             base_url=base,
             timeout=30,
-            headers={"Authorization": f"Bearer {token.json()['SecretID']}"},
+            headers={"Authorization": f"Bearer {token['SecretID']}"},
         )
         out: dict[str, Any] = {"root": root, "scoped": scoped, "anon": anon, "base": base}
         for ns in ("a", "b"):
             assert root.put(f"/v1/namespace/{ns}", json={"Name": ns}).status_code == 200
             assert root.put("/v1/jobs", json=job_body("web", namespace=ns)).status_code == 200
         for ns in ("a", "b"):
-
-            def running(ns: str = ns) -> list[dict[str, Any]]:
-                allocs = root.get("/v1/job/web/allocations", params={"namespace": ns}).json()
-                return [a for a in allocs if a["ClientStatus"] == "running"]
-
-            out[f"alloc_{ns}"] = wait_for(running, what=f"web running in {ns}")[0]["ID"]
+            running = wait_for(
+                lambda ns=ns: running_allocs(root, "web", ns), what=f"web running in {ns}"
+            )
+            out[f"alloc_{ns}"] = running[0]["ID"]
         try:
             yield out
         finally:

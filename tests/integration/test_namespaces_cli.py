@@ -3,46 +3,25 @@ driven as a user would against a real dev agent (raw_exec)."""
 
 from __future__ import annotations
 
-import io
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
 from controlplane.agent.agent import Agent
-from nomadtui.cli.context import Runtime
-from nomadtui.cli.main import main
 from nomadtui.cli.namespace import parse_namespace_spec
-from tests.namespace_support import running_allocs
+from tests.cli_support import CliResult, run_cli
+from tests.job_support import running_allocs
 from tests.waiting import wait_for
 
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-Cli = Callable[..., Result]
+Cli = Callable[..., CliResult]
 
 
 @pytest.fixture(scope="module")
 def cli(dev_agent: Agent) -> Cli:
-    def run(*argv: str, stdin: str = "", env: dict[str, str] | None = None) -> Result:
-        out, err = io.StringIO(), io.StringIO()
-        runtime = Runtime(
-            stdout=out,
-            stderr=err,
-            stdin=io.StringIO(stdin),
-            env={"NOMAD_ADDR": f"http://{dev_agent.config.http_addr}", **(env or {})},
-        )
-        code = main(list(argv), runtime)
-        return Result(code, out.getvalue(), err.getvalue())
-
-    return run
+    return functools.partial(run_cli, f"http://{dev_agent.config.http_addr}")
 
 
 SPEC = """

@@ -8,7 +8,6 @@ service job off a node one alloc at a time (migrate.max_parallel = 1);
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 from collections.abc import Iterator
@@ -21,9 +20,8 @@ import httpx
 import psutil
 import pytest
 
-from nomadtui.cli.context import Runtime
-from nomadtui.cli.main import main
 from tests.agents import AgentProcess
+from tests.cli_support import CliResult, run_cli
 from tests.waiting import wait_for
 
 SEC = 1_000_000_000
@@ -69,13 +67,8 @@ class Cluster:
     def running(self, job_id: str) -> list[dict[str, Any]]:
         return [a for a in self.allocs(job_id) if a["ClientStatus"] == "running"]
 
-    def cli(self, *argv: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        code = main(
-            list(argv),
-            Runtime(stdout=out, stderr=err, env={"NOMAD_ADDR": self.server.address}),
-        )
-        return code, out.getvalue(), err.getvalue()
+    def cli(self, *argv: str) -> CliResult:
+        return run_cli(self.server.address, *argv)
 
     def stop_job(self, job_id: str) -> None:
         httpx.delete(f"{self.server.address}/v1/job/{job_id}", params={"purge": "true"})

@@ -5,7 +5,6 @@ that neither launches a scheduled time twice nor skips one.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,37 +15,21 @@ import httpx
 import pytest
 
 from controlplane.agent.agent import Agent
-from nomadtui.cli.context import Runtime
 from nomadtui.cli.format import from_rfc3339
-from nomadtui.cli.main import main
-from tests.agents import AgentProcess, free_port
+from tests.agents import AgentProcess
+from tests.cli_support import CliResult, run_cli
+from tests.cluster_support import leader_of, start_servers
+from tests.job_support import raw_exec_job
 from tests.waiting import wait_for
 
 
 def _periodic(
     job_id: str, cron: str, script: str = "true", overlap: bool = False, count: int = 1
 ) -> dict[str, Any]:
-    return {
-        "Job": {
-            "ID": job_id,
-            "Type": "batch",
-            "Periodic": {"Specs": [cron], "ProhibitOverlap": overlap, "TimeZone": "UTC"},
-            "TaskGroups": [
-                {
-                    "Name": "g",
-                    "Count": count,
-                    "Tasks": [
-                        {
-                            "Name": "t",
-                            "Driver": "raw_exec",
-                            "Config": {"command": "/bin/sh", "args": ["-c", script]},
-                            "Resources": {"CPU": 50, "MemoryMB": 32},
-                        }
-                    ],
-                }
-            ],
-        }
-    }
+    periodic = {"Specs": [cron], "ProhibitOverlap": overlap, "TimeZone": "UTC"}
+    return raw_exec_job(
+        job_id, script, count=count, job_type="batch", resources=(50, 32), Periodic=periodic
+    )
 
 
 def _children(api: httpx.Client, job_id: str) -> list[dict[str, Any]]:
@@ -69,12 +52,8 @@ def registered(api: httpx.Client) -> Iterator[list[str]]:
             api.delete(f"/v1/job/{child['ID']}", params={"purge": "true"})
 
 
-def _cli(agent: Agent, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    runtime = Runtime(
-        stdout=out, stderr=err, env={"NOMAD_ADDR": f"http://{agent.config.http_addr}"}
-    )
-    return main(list(argv), runtime), out.getvalue(), err.getvalue()
+def _cli(agent: Agent, *argv: str) -> CliResult:
+    return run_cli(f"http://{agent.config.http_addr}", *argv)
 
 
 def test_seconds_cron_launches_children_on_schedule(
@@ -160,54 +139,13 @@ def test_prohibit_overlap_skips_launches_while_a_child_runs(
 # -- failover ------------------------------------------------------------------
 
 
-def _cluster(tmp: Path, n: int) -> list[AgentProcess]:
-    rpc = [free_port() for _ in range(n)]
-    join = ",".join(f"127.0.0.1:{p}" for p in rpc)
-    servers = [
-        AgentProcess(
-            [
-                "-server",
-                "-data-dir",
-                str(tmp / f"s{i}"),
-                "-node",
-                f"s{i}",
-                "-bootstrap-expect",
-                str(n),
-                "-retry-join",
-                join,
-            ],
-            tmp / f"s{i}.log",
-            rpc_port=rpc[i],
-        ).start(wait=False)
-        for i in range(n)
-    ]
-    for s in servers:
-        s.wait_ready()
-    return servers
-
-
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[list[AgentProcess]]:
-    servers = _cluster(tmp_path, 3)
-    yield servers
-    for s in servers:
-        s.kill()
-
-
-def _leader(servers: list[AgentProcess]) -> AgentProcess | None:
-    for s in servers:
-        try:
-            addr = httpx.get(f"{s.address}/v1/status/leader", timeout=2).json()
-        except httpx.HTTPError:
-            continue
-        found = [x for x in servers if addr == f"127.0.0.1:{x.rpc_port}"]
-        if found:
-            return found[0]
-    return None
+def cluster(tmp_path: Path, procs: list[AgentProcess]) -> list[AgentProcess]:
+    return start_servers(tmp_path, 3, started=procs)
 
 
 def test_leader_failover_neither_relaunches_nor_skips(cluster: list[AgentProcess]) -> None:
-    leader = _leader(cluster)
+    leader = leader_of(cluster)
     assert leader is not None
     # count 0: each child's one evaluation completes without a client
     body = _periodic("beat", "*/2 * * * * * *", count=0)
@@ -219,7 +157,7 @@ def test_leader_failover_neither_relaunches_nor_skips(cluster: list[AgentProcess
     with httpx.Client(base_url=survivor.address, timeout=15) as api:
         killed_at = max(_launch_time(k["ID"]) for k in _children(api, "beat"))
         new_leader = wait_for(
-            lambda: (lead := _leader([s for s in cluster if s is not leader])) and lead,
+            lambda: (lead := leader_of([s for s in cluster if s is not leader])) and lead,
             timeout=20,
             what="a new leader",
         )

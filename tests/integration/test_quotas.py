@@ -5,7 +5,7 @@ the quota is raised; negative limits forbid, 0 is unlimited."""
 
 from __future__ import annotations
 
-import io
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -13,36 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
-from controlplane import jobspec
 from controlplane.agent.agent import Agent
-from controlplane.structs import to_builtins
-from nomadtui.cli.context import Runtime
-from nomadtui.cli.main import main
+from tests.cli_support import run_cli
+from tests.job_support import hcl_job, running_allocs
 from tests.waiting import wait_for
 
 
 def _job(job_id: str, namespace: str, count: int = 1, cpu: int = 100) -> dict[str, Any]:
-    text = f"""
-job "{job_id}" {{
-  namespace   = "{namespace}"
-  datacenters = ["dc1"]
-  group "app" {{
-    count = {count}
-    task "t" {{
-      driver = "raw_exec"
-      config {{
-        command = "/bin/sh"
-        args    = ["-c", "exec sleep 600"]
-      }}
-      resources {{
-        cpu    = {cpu}
-        memory = 16
-      }}
-    }}
-  }}
-}}
-"""
-    return {"Job": to_builtins(jobspec.parse_job(text, f"{job_id}.nomad"))}
+    return hcl_job(job_id, namespace=namespace, count=count, cpu=cpu)
 
 
 def _quota(api: httpx.Client, name: str, cpu: int = 0, memory: int = 0) -> None:
@@ -65,12 +43,6 @@ def _run(api: httpx.Client, body: dict[str, Any], ns: str) -> dict[str, Any]:
     assert resp.status_code == 200, resp.text
     out: dict[str, Any] = resp.json()
     return out
-
-
-def _running(api: httpx.Client, job_id: str, ns: str) -> list[dict[str, Any]]:
-    resp = api.get(f"/v1/job/{job_id}/allocations", params={"namespace": ns})
-    resp.raise_for_status()
-    return [a for a in resp.json() if a["ClientStatus"] == "running"]
 
 
 def _evaluated(api: httpx.Client, eval_id: str) -> dict[str, Any]:
@@ -154,13 +126,13 @@ def test_quota_queues_placements_and_raising_it_places_them(api: httpx.Client) -
     ]
     blocked = api.get(f"/v1/evaluation/{ev['BlockedEval']}").json()
     assert blocked["Status"] == "blocked" and blocked["QuotaLimitReached"] == "raise-q"
-    wait_for(lambda: len(_running(api, "web", "raise-ns")) == 2, what="2 allocs running")
+    wait_for(lambda: len(running_allocs(api, "web", "raise-ns")) == 2, what="2 allocs running")
     summary = api.get("/v1/job/web/summary", params={"namespace": "raise-ns"}).json()
     assert summary["Summary"]["app"]["Queued"] == 1
     assert _usage_cpu(api, "raise-q") == 200
 
     _quota(api, "raise-q", cpu=300)
-    wait_for(lambda: len(_running(api, "web", "raise-ns")) == 3, what="third alloc placed")
+    wait_for(lambda: len(running_allocs(api, "web", "raise-ns")) == 3, what="third alloc placed")
     assert api.get(f"/v1/evaluation/{ev['BlockedEval']}").json()["Status"] == "complete"
     summary = api.get("/v1/job/web/summary", params={"namespace": "raise-ns"}).json()
     assert summary["Summary"]["app"]["Queued"] == 0
@@ -173,15 +145,15 @@ def test_stopping_another_job_places_the_queued_alloc(api: httpx.Client) -> None
     _namespace(api, "stop-a", "stop-q")
     _namespace(api, "stop-b", "stop-q")  # one quota shared by two namespaces
     _run(api, _job("hog", "stop-b", count=1), "stop-b")
-    wait_for(lambda: _running(api, "hog", "stop-b"), what="hog running")
+    wait_for(lambda: running_allocs(api, "hog", "stop-b"), what="hog running")
     out = _run(api, _job("web", "stop-a", count=2), "stop-a")
     ev = _evaluated(api, out["EvalID"])
     assert ev["QueuedAllocations"] == {"app": 1}
-    wait_for(lambda: len(_running(api, "web", "stop-a")) == 1, what="one web alloc")
+    wait_for(lambda: len(running_allocs(api, "web", "stop-a")) == 1, what="one web alloc")
 
     assert api.delete("/v1/job/hog", params={"namespace": "stop-b"}).status_code == 200
     placed = wait_for(
-        lambda: len(_running(api, "web", "stop-a")) == 2, what="queued web alloc placed"
+        lambda: len(running_allocs(api, "web", "stop-a")) == 2, what="queued web alloc placed"
     )
     assert placed
     blocked = api.get(f"/v1/evaluation/{ev['BlockedEval']}").json()
@@ -201,23 +173,15 @@ def test_negative_limit_forbids_and_zero_is_unlimited(api: httpx.Client) -> None
 
     _quota(api, "free-q", cpu=0, memory=0)
     _namespace(api, "forbid-ns", "free-q")  # re-pointing retries the blocked eval
-    wait_for(lambda: _running(api, "none", "forbid-ns"), what="placed under an unlimited quota")
+    wait_for(
+        lambda: running_allocs(api, "none", "forbid-ns"), what="placed under an unlimited quota"
+    )
     _cleanup(api, "forbid-ns", "none")
 
 
 @pytest.fixture(scope="module")
 def cli(dev_agent: Agent) -> Any:
-    def run(*argv: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        runtime = Runtime(
-            stdout=out,
-            stderr=err,
-            stdin=io.StringIO(""),
-            env={"NOMAD_ADDR": f"http://{dev_agent.config.http_addr}"},
-        )
-        return main(list(argv), runtime), out.getvalue(), err.getvalue()
-
-    return run
+    return functools.partial(run_cli, f"http://{dev_agent.config.http_addr}")
 
 
 def test_quota_cli(cli: Any, api: httpx.Client, tmp_path: Path, monkeypatch: Any) -> None:

@@ -4,34 +4,20 @@ refused by `server join`, never receives state, and leaves the peers alone."""
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from controlplane.agent.tls_certs import gossip_key
-from tests.agents import AgentProcess, free_port
+from tests.agents import AgentProcess
+from tests.cluster_support import rpc_listening, start_servers
+from tests.job_support import raw_exec_job
 from tests.waiting import wait_for
 
 
 def _job(job_id: str) -> dict[str, Any]:
-    return {
-        "Job": {
-            "ID": job_id,
-            "TaskGroups": [
-                {
-                    "Name": "g",
-                    "Count": 0,
-                    "Tasks": [
-                        {"Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/true"}}
-                    ],
-                }
-            ],
-        }
-    }
+    return raw_exec_job(job_id, count=0)
 
 
 def _jobs(agent: AgentProcess) -> list[str]:
@@ -43,50 +29,11 @@ def _peers(agent: AgentProcess) -> list[str]:
     return sorted(s["Address"] for s in config["Servers"])
 
 
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
-@pytest.fixture
-def procs() -> Iterator[list[AgentProcess]]:
-    started: list[AgentProcess] = []
-    yield started
-    for p in started:
-        p.kill()
-
-
 def test_a_server_with_another_key_cannot_join(tmp_path: Path, procs: list[AgentProcess]) -> None:
     key = gossip_key()
-    rpc = [free_port() for _ in range(3)]
-    join = ",".join(f"127.0.0.1:{p}" for p in rpc)
-    for i in range(3):
-        procs.append(
-            AgentProcess(
-                [
-                    "-server",
-                    "-data-dir",
-                    str(tmp_path / f"s{i}"),
-                    "-node",
-                    f"s{i}",
-                    "-bootstrap-expect",
-                    "3",
-                    "-retry-join",
-                    join,
-                    "-encrypt",
-                    key,
-                ],
-                tmp_path / f"s{i}.log",
-                rpc_port=rpc[i],
-            ).start(wait=False)
-        )
-    servers = list(procs)
-    for s in servers:
-        s.wait_ready()
-    good_peers = sorted(f"127.0.0.1:{p}" for p in rpc)
+    servers = start_servers(tmp_path, 3, extra=["-encrypt", key], started=procs)
+    join = ",".join(f"127.0.0.1:{s.rpc_port}" for s in servers)
+    good_peers = sorted(f"127.0.0.1:{s.rpc_port}" for s in servers)
     assert _peers(servers[0]) == good_peers
 
     # the encrypted cluster replicates
@@ -94,22 +41,14 @@ def test_a_server_with_another_key_cannot_join(tmp_path: Path, procs: list[Agent
     for s in servers:
         wait_for(lambda s=s: "shared" in _jobs(s), what=f"replication to {s.address}")
 
+    def joiner(name: str, key: str) -> AgentProcess:
+        """A server pointed at the cluster, ready once its Raft port listens."""
+        args = ["-server", "-data-dir", str(tmp_path / name), "-node", name]
+        args += ["-retry-join", join, "-encrypt", key]
+        return AgentProcess(args, tmp_path / f"{name}.log", ready=rpc_listening)
+
     # a server with another key, pointed at the cluster
-    rogue = AgentProcess(
-        [
-            "-server",
-            "-data-dir",
-            str(tmp_path / "rogue"),
-            "-node",
-            "rogue",
-            "-retry-join",
-            join,
-            "-encrypt",
-            gossip_key(),
-        ],
-        tmp_path / "rogue.log",
-        ready=lambda a: _listening(a.rpc_port),
-    )
+    rogue = joiner("rogue", gossip_key())
     procs.append(rogue)
     rogue.start()
     rogue_addr = f"127.0.0.1:{rogue.rpc_port}"
@@ -119,21 +58,7 @@ def test_a_server_with_another_key_cannot_join(tmp_path: Path, procs: list[Agent
     assert "does not use this cluster's encryption key" in r.json()["error"]
 
     # the same key joins (the probe is no blanket refusal) and catches up
-    friend = AgentProcess(
-        [
-            "-server",
-            "-data-dir",
-            str(tmp_path / "friend"),
-            "-node",
-            "friend",
-            "-retry-join",
-            join,
-            "-encrypt",
-            key,
-        ],
-        tmp_path / "friend.log",
-        ready=lambda a: _listening(a.rpc_port),
-    )
+    friend = joiner("friend", key)
     procs.append(friend)
     friend.start()
     friend_addr = f"127.0.0.1:{friend.rpc_port}"

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 
 from tests.agents import AgentProcess
+from tests.job_support import raw_exec_job
 
 
 def test_sigkilled_server_restarts_with_its_jobs(tmp_path: Path) -> None:
@@ -16,24 +17,7 @@ def test_sigkilled_server_restarts_with_its_jobs(tmp_path: Path) -> None:
     try:
         ids = [f"persist-{i}" for i in range(3)]
         for job_id in ids:
-            body = {
-                "Job": {
-                    "ID": job_id,
-                    "TaskGroups": [
-                        {
-                            "Name": "g",
-                            "Count": 1,
-                            "Tasks": [
-                                {
-                                    "Name": "t",
-                                    "Driver": "raw_exec",
-                                    "Config": {"command": "/bin/true"},
-                                }
-                            ],
-                        }
-                    ],
-                }
-            }
+            body = raw_exec_job(job_id)
             assert httpx.put(f"{server.address}/v1/jobs", json=body).status_code == 200
         before = httpx.get(f"{server.address}/v1/jobs").json()
         evals_before = httpx.get(f"{server.address}/v1/evaluations").json()
@@ -54,20 +38,7 @@ def test_sigkilled_server_restarts_with_its_jobs(tmp_path: Path) -> None:
         evals_after = httpx.get(f"{server.address}/v1/evaluations").json()
         assert {e["ID"] for e in evals_after} >= {e["ID"] for e in evals_before}
         # the restarted server keeps accepting writes with growing indexes
-        body = {
-            "Job": {
-                "ID": "after-restart",
-                "TaskGroups": [
-                    {
-                        "Name": "g",
-                        "Count": 0,
-                        "Tasks": [
-                            {"Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/true"}}
-                        ],
-                    }
-                ],
-            }
-        }
+        body = raw_exec_job("after-restart", count=0)
         resp = httpx.put(f"{server.address}/v1/jobs", json=body)
         assert resp.status_code == 200
         assert resp.json()["JobModifyIndex"] > max(j["JobModifyIndex"] for j in before)

@@ -11,46 +11,19 @@ from typing import Any
 
 import httpx
 
-from controlplane import jobspec
 from controlplane.agent.agent import Agent
 from controlplane.structs import ServiceRegistration, registration_id, to_builtins
+from tests.job_support import hcl_job, run_until_running
 from tests.waiting import wait_for
 
 
 def _job(job_id: str, service: str = "") -> dict[str, Any]:
     block = f'service {{\n name = "{service}"\n }}' if service else ""
-    text = f"""
-job "{job_id}" {{
-  datacenters = ["dc1"]
-  group "app" {{
-    {block}
-    task "t" {{
-      driver = "raw_exec"
-      config {{
-        command = "/bin/sh"
-        args    = ["-c", "exec sleep 600"]
-      }}
-      resources {{
-        cpu    = 50
-        memory = 32
-      }}
-    }}
-  }}
-}}
-"""
-    return {"Job": to_builtins(jobspec.parse_job(text, f"{job_id}.nomad"))}
+    return hcl_job(job_id, cpu=50, memory=32, group=block)
 
 
 def _run(api: httpx.Client, job_id: str) -> dict[str, Any]:
-    resp = api.put("/v1/jobs", json=_job(job_id))
-    assert resp.status_code == 200, resp.text
-
-    def running() -> dict[str, Any] | None:
-        allocs = api.get(f"/v1/job/{job_id}/allocations").json()
-        return next((a for a in allocs if a["ClientStatus"] == "running"), None)
-
-    alloc: dict[str, Any] = wait_for(running, what=f"{job_id} running")
-    return alloc
+    return run_until_running(api, _job(job_id))
 
 
 def _reg(alloc: dict[str, Any], name: str, port: int = 8080, **kw: Any) -> dict[str, Any]:

@@ -14,13 +14,14 @@ import pytest
 
 from controlplane.agent import tls_certs
 from controlplane.agent.agent import Agent
-from controlplane.agent.config import AgentConfig
 from controlplane.agent.tls import TLSConfig
 from nomadtui.cli.context import Runtime
 from nomadtui.cli.main import main
 from nomadtui.client import AgentUnreachable, NomadClient
 from nomadtui.client import TLSConfig as CLITLS
-from tests.agents import AgentProcess, free_port
+from tests.agents import AgentProcess, in_process_agent
+from tests.cluster_support import start_servers
+from tests.job_support import raw_exec_job
 from tests.waiting import wait_for
 
 
@@ -68,28 +69,16 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
 @pytest.fixture(scope="module")
 def tls_agent(certs: Certs, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
     cert, key = certs.files["server"]
-    agent = Agent(
-        AgentConfig(
-            dev=True,
-            http_port=0,
-            rpc_port=0,
-            node_name="tls-node",
-            data_dir=str(tmp_path_factory.mktemp("tls-agent")),
-            tls=TLSConfig(
-                http=True,
-                ca_file=str(certs.ca),
-                cert_file=str(cert),
-                key_file=str(key),
-                verify_https_client=True,
-            ),
-        )
+    tls = TLSConfig(
+        http=True,
+        ca_file=str(certs.ca),
+        cert_file=str(cert),
+        key_file=str(key),
+        verify_https_client=True,
     )
-    agent.start()
-    try:
-        assert agent.wait_ready(30), "TLS dev agent did not become ready"
+    data_dir = str(tmp_path_factory.mktemp("tls-agent"))
+    with in_process_agent(node_name="tls-node", data_dir=data_dir, tls=tls) as agent:
         yield agent
-    finally:
-        agent.shutdown()
 
 
 def test_a_caller_without_a_client_certificate_is_refused(tls_agent: Agent, certs: Certs) -> None:
@@ -194,36 +183,15 @@ def test_servers_and_a_client_agent_work_over_tls(certs: Certs, tmp_path: Path) 
     forwarded to the leader; its job's logs are read through a follower,
     which proxies to the client agent.
     """
-    rpc = [free_port() for _ in range(3)]
-    join = ",".join(f"127.0.0.1:{p}" for p in rpc)
 
     def leader_known(agent: AgentProcess) -> bool:
         return bool(_get(certs, agent.http_port, "/v1/status/leader").json())
 
     procs: list[AgentProcess] = []
     try:
-        for i in range(3):
-            procs.append(
-                AgentProcess(
-                    [
-                        "-server",
-                        "-data-dir",
-                        str(tmp_path / f"s{i}"),
-                        "-node",
-                        f"s{i}",
-                        "-bootstrap-expect",
-                        "3",
-                        "-retry-join",
-                        join,
-                        *certs.agent_flags("server"),
-                    ],
-                    tmp_path / f"s{i}.log",
-                    rpc_port=rpc[i],
-                    ready=leader_known,
-                ).start(wait=False)
-            )
-        for p in procs:
-            p.wait_ready()
+        start_servers(
+            tmp_path, 3, extra=certs.agent_flags("server"), ready=leader_known, started=procs
+        )
         leader_rpc = _get(certs, procs[0].http_port, "/v1/status/leader").json()
         follower = next(p for p in procs if leader_rpc != f"127.0.0.1:{p.rpc_port}")
 
@@ -248,27 +216,7 @@ def test_servers_and_a_client_agent_work_over_tls(certs: Certs, tmp_path: Path) 
         procs.append(client)
         client.start()
         verify = CLITLS.resolve(env=certs.cli_env()).verify()
-        job = {
-            "Job": {
-                "ID": "tls-job",
-                "TaskGroups": [
-                    {
-                        "Name": "g",
-                        "Count": 1,
-                        "Tasks": [
-                            {
-                                "Name": "t",
-                                "Driver": "raw_exec",
-                                "Config": {
-                                    "command": "/bin/sh",
-                                    "args": ["-c", "echo over-tls; sleep 60"],
-                                },
-                            }
-                        ],
-                    }
-                ],
-            }
-        }
+        job = raw_exec_job("tls-job", "echo over-tls; sleep 60")
         r = httpx.put(
             f"https://127.0.0.1:{follower.http_port}/v1/jobs", json=job, verify=verify, timeout=10
         )

@@ -5,7 +5,6 @@ changes are disabled with the reason the server's own ACL model gives."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,11 +14,12 @@ from tui_fake_security import bindings, table_keys, until
 
 from controlplane import jobspec
 from controlplane.agent.agent import Agent
-from controlplane.agent.config import AgentConfig
 from controlplane.structs import to_builtins
 from nomadtui.client import NomadClient
 from nomadtui.tui.app import ConsoleApp
 from nomadtui.tui.widgets.token_prompt import TokenPrompt
+from tests.acl_support import auth, bootstrap, make_token
+from tests.agents import in_process_agent
 
 # never placed (no such kernel): listed, and nothing runs
 JOB = """
@@ -46,44 +46,18 @@ namespace "*" {
 
 @pytest.fixture(scope="module")
 def acl_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
-    data_dir: Path = tmp_path_factory.mktemp("acl-agent")
-    agent = Agent(
-        AgentConfig(
-            dev=True,
-            http_port=0,
-            rpc_port=0,
-            data_dir=str(data_dir),
-            node_name="acl-node",
-            acl_enabled=True,
-        )
-    )
-    agent.start()
-    try:
-        assert agent.wait_ready(30), "dev agent did not become ready"
+    data_dir = str(tmp_path_factory.mktemp("acl-agent"))
+    with in_process_agent(data_dir=data_dir, node_name="acl-node", acl_enabled=True) as agent:
         yield agent
-    finally:
-        agent.shutdown()
 
 
 def _setup(address: str) -> str:
     """Bootstrap, a read-only policy and token, one job; the reader's secret."""
     with httpx.Client(base_url=address, timeout=10) as api:
-        boot = api.post("/v1/acl/bootstrap")
-        assert boot.status_code == 200, boot.text
-        mgmt = {"X-Nomad-Token": boot.json()["SecretID"]}
-        resp = api.put(
-            "/v1/acl/policy/readonly", headers=mgmt, json={"Name": "readonly", "Rules": READ_ONLY}
-        )
-        assert resp.status_code == 200, resp.text
-        resp = api.put(
-            "/v1/acl/token",
-            headers=mgmt,
-            json={"Name": "reader", "Type": "client", "Policies": ["readonly"]},
-        )
-        assert resp.status_code == 200, resp.text
-        reader = str(resp.json()["SecretID"])
+        mgmt = bootstrap(api)
+        reader = str(make_token(api, mgmt, "reader", READ_ONLY)["SecretID"])
         job = to_builtins(jobspec.parse_job(JOB, "job.nomad"))
-        resp = api.put("/v1/jobs", headers=mgmt, json={"Job": job})
+        resp = api.put("/v1/jobs", headers=auth(mgmt), json={"Job": job})
         assert resp.status_code == 200, resp.text
         # anonymous is denied: the console starts from a 403
         assert api.get("/v1/jobs").status_code == 403

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from nomadtui.cli.format import megabytes
 from nomadtui.client import NomadClient, Response
+from nomadtui.tui.widgets.bars import level_bar
 
 TERMINAL_CLIENT = frozenset({"complete", "failed", "lost"})
 
@@ -93,12 +94,7 @@ def usage_bar(used: int, total: int, width: int = 6) -> Text:
     if total <= 0:
         return Text("·" * width + "    ?", style="dim")
     ratio = used / total
-    filled = min(width, round(ratio * width))
-    if used and not filled:
-        filled = 1
-    style = "green" if ratio < 0.7 else "yellow" if ratio < 0.9 else "red"
-    bar = Text("█" * filled, style=style)
-    bar.append("░" * (width - filled), style="dim")
+    bar = level_bar(used, ratio, width)
     bar.append(f" {min(round(ratio * 100), 999):>3}%")
     return bar
 

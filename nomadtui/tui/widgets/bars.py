@@ -45,12 +45,18 @@ def quota_bar(used: int, limit: int, unit: str, width: int = 8) -> Text:
         bar = Text("·" * width, style="dim")
         bar.append(f" {used}/∞ {unit}")
         return bar
-    ratio = used / limit
+    bar = level_bar(used, used / limit, width)
+    bar.append(f" {used}/{limit} {unit}")
+    return bar
+
+
+def level_bar(used: int, ratio: float, width: int) -> Text:
+    """`███░░░░░` filled to `ratio` of `width` (one cell at least once anything
+    is used), green below 70 %, yellow below 90 %, red above; no label."""
     filled = min(width, round(ratio * width))
     if used and not filled:
         filled = 1
     style = "green" if ratio < 0.7 else "yellow" if ratio < 0.9 else "red"
     bar = Text("█" * filled, style=style)
     bar.append("░" * (width - filled), style="dim")
-    bar.append(f" {used}/{limit} {unit}")
     return bar

@@ -44,6 +44,14 @@ def _store() -> StateStore:
             Evaluation(id="e-blocked", job_id="batch", status="blocked", modify_time=old),
         ],
     )
+    s.upsert_job(6, Job(id="web", task_groups=[TaskGroup(name="g")]), old)
+    s.upsert_evals(
+        7,
+        [
+            Evaluation(id="e-web", job_id="web", status="complete", modify_time=NOW - HOUR_NS * 2),
+            Evaluation(id="e-web-new", job_id="web", status="complete", modify_time=NOW),
+        ],
+    )
     return s
 
 
@@ -51,8 +59,9 @@ def test_old_finished_things_are_collected() -> None:
     g = collect(_store(), NOW)
     assert g.jobs == [("default", "stopped")]
     assert g.alloc_ids == ["a-stopped"]
-    # the live batch job keeps its completed alloc (or it would run again)
-    assert g.eval_ids == ["e-old"]
+    # the live batch job keeps its completed alloc (or it would run again) and
+    # its evals (its status is read from them): they go with the job (Nomad)
+    assert g.eval_ids == ["e-web"]
 
 
 def test_thresholds_hold_back_recent_garbage() -> None:
@@ -66,8 +75,9 @@ def test_thresholds_hold_back_recent_garbage() -> None:
 def test_force_ignores_ages_but_never_blocked_evals() -> None:
     s = _store()
     g = collect(s, NOW, force=True)
-    assert "e-new" in g.eval_ids and "e-blocked" not in g.eval_ids
+    assert "e-web-new" in g.eval_ids and "e-blocked" not in g.eval_ids
     s.delete_garbage(10, g.eval_ids, g.alloc_ids, g.jobs)
     assert s.job_by_id("default", "stopped") is None
     assert s.alloc_by_id("a-stopped") is None and s.alloc_by_id("a-batch") is not None
-    assert [e.id for e in s.evals_by_job("default", "batch")] == ["e-blocked"]
+    # the batch job waits on its blocked eval: it and its history stay
+    assert {e.id for e in s.evals_by_job("default", "batch")} == {"e-old", "e-new", "e-blocked"}
