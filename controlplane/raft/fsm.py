@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -21,53 +20,16 @@ import msgspec
 
 from controlplane.state import StateStore
 from controlplane.state.events import Event, EventBuffer, entry_events
-from controlplane.state.variables import KEY_NOT_FOUND
-from controlplane.structs import Deployment, DeploymentStatusUpdate, Evaluation, Job
-from controlplane.structs.periodic import PeriodicLaunch
+from controlplane.structs import Deployment, DeploymentStatusUpdate, Evaluation
 
 from . import messages as m
+from .fsm_tenancy import TenancyHandlers
+from .results import ApplyResult, CapacityChange, FSMListener, conflict
 
 log = logging.getLogger(__name__)
 
 
-class ApplyResult(msgspec.Struct, frozen=True):
-    index: int
-    error: str = ""
-    error_status: int = 0
-    data: dict[str, Any] = msgspec.field(default_factory=dict)
-    # a BATCH entry: one result per sub-entry, in order
-    batch: list[ApplyResult] | None = None
-
-
-@dataclass(frozen=True)
-class CapacityChange:
-    """What an applied entry may have freed, for blocked evaluations.
-
-    `capacity`: cluster capacity (capacity-blocked evals); `namespaces`:
-    allocations of these namespaces stopped (their quotas have room);
-    `quotas`: these quota specs changed or went away; `repointed`: these
-    namespaces were upserted (their quota may have changed).
-    """
-
-    index: int
-    capacity: bool = True
-    namespaces: frozenset[str] = frozenset()
-    quotas: frozenset[str] = frozenset()
-    repointed: frozenset[str] = frozenset()
-
-
-class FSMListener:
-    """Hooks the leader uses to react to applied entries (non-blocking)."""
-
-    def evals_upserted(self, evals: list[Evaluation]) -> None:
-        """Evaluations were written (pending ones go to the broker)."""
-
-    def capacity_changed(self, change: CapacityChange | None = None) -> None:
-        """A node became ready, allocations stopped or a quota changed: blocked
-        evals may fit. None: node capacity, at the store's current index."""
-
-
-class FSM:
+class FSM(TenancyHandlers):
     def __init__(self, store: StateStore) -> None:
         self.store = store
         self.listeners: list[FSMListener] = []
@@ -98,23 +60,8 @@ class FSM:
             # native service catalog
             m.MsgType.SERVICE_UPSERT: self._service_upsert,
             m.MsgType.SERVICE_DELETE: self._service_delete,
-            # multi-tenancy: invariants are checked by the store (state/security.py)
-            m.MsgType.ACL_POLICY_UPSERT: self._acl_policy_upsert,
-            m.MsgType.ACL_POLICY_DELETE: self._acl_policy_delete,
-            m.MsgType.ACL_TOKEN_UPSERT: self._acl_token_upsert,
-            m.MsgType.ACL_TOKEN_DELETE: self._acl_token_delete,
-            m.MsgType.ACL_BOOTSTRAP: self._acl_bootstrap,
-            m.MsgType.NAMESPACE_UPSERT: self._namespace_upsert,
-            m.MsgType.NAMESPACE_DELETE: self._namespace_delete,
-            m.MsgType.QUOTA_UPSERT: self._quota_upsert,
-            m.MsgType.QUOTA_DELETE: self._quota_delete,
-            # periodic and parameterized jobs
-            m.MsgType.PERIODIC_LAUNCH: self._periodic_launch,
-            m.MsgType.JOB_DISPATCH: self._job_dispatch,
-            # variables: check-and-set is decided here (state/variables.py)
-            m.MsgType.VAR_APPLY: self._var_apply,
-            m.MsgType.ROOT_KEY_UPSERT: self._root_key_upsert,
-            m.MsgType.ROOT_KEY_DELETE: self._root_key_delete,
+            # multi-tenancy, job kinds and variables (fsm_tenancy.py)
+            **self.tenancy_handlers(),
         }
 
     def apply(self, index: int, msg_type: int, payload: bytes) -> ApplyResult:
@@ -167,13 +114,13 @@ class FSM:
         if p.enforce_index:
             current = existing.job_modify_index if existing else 0
             if p.job_modify_index == 0 and existing is not None:
-                return _conflict(index, "Enforcing job modify index 0: job already exists")
+                return conflict(index, "Enforcing job modify index 0: job already exists")
             if p.job_modify_index != 0 and existing is None:
-                return _conflict(
+                return conflict(
                     index, f"Enforcing job modify index {p.job_modify_index}: job does not exist"
                 )
             if p.job_modify_index != current:
-                return _conflict(
+                return conflict(
                     index,
                     f"Enforcing job modify index {p.job_modify_index}: job exists with "
                     f"conflicting job modify index: {current}",
@@ -354,115 +301,6 @@ class FSM:
         deleted += self.store.delete_services_of_allocs(index, p.alloc_ids)
         return ApplyResult(index=index, data={"Deleted": deleted})
 
-    # -- multi-tenancy ---------------------------------------------------
-    def _acl_policy_upsert(self, index: int, p: m.ACLPolicyUpsert) -> ApplyResult:
-        self.store.upsert_acl_policies(index, p.policies)
-        return ApplyResult(index=index)
-
-    def _acl_policy_delete(self, index: int, p: m.DeleteByName) -> ApplyResult:
-        self.store.delete_acl_policies(index, p.names)
-        return ApplyResult(index=index)
-
-    def _acl_token_upsert(self, index: int, p: m.ACLTokenUpsert) -> ApplyResult:
-        return _checked(index, self.store.upsert_acl_tokens(index, p.tokens))
-
-    def _acl_token_delete(self, index: int, p: m.DeleteByName) -> ApplyResult:
-        self.store.delete_acl_tokens(index, p.names)
-        return ApplyResult(index=index)
-
-    def _acl_bootstrap(self, index: int, p: m.ACLBootstrap) -> ApplyResult:
-        return _checked(index, self.store.bootstrap_acl(index, p.token, p.reset_index))
-
-    def _namespace_upsert(self, index: int, p: m.NamespaceUpsert) -> ApplyResult:
-        error = self.store.upsert_namespaces(index, p.namespaces)
-        if not error:
-            # a namespace moved to another quota (or none) may place again
-            names = frozenset(ns.name for ns in p.namespaces)
-            self._capacity_changed(CapacityChange(index, capacity=False, repointed=names))
-        return _checked(index, error)
-
-    def _namespace_delete(self, index: int, p: m.DeleteByName) -> ApplyResult:
-        return _checked(index, self.store.delete_namespaces(index, p.names))
-
-    def _quota_upsert(self, index: int, p: m.QuotaUpsert) -> ApplyResult:
-        self.store.upsert_quotas(index, p.quotas)
-        # a raised quota may unblock evaluations
-        names = frozenset(q.name for q in p.quotas)
-        self._capacity_changed(CapacityChange(index, capacity=False, quotas=names))
-        return ApplyResult(index=index)
-
-    def _quota_delete(self, index: int, p: m.DeleteByName) -> ApplyResult:
-        error = self.store.delete_quotas(index, p.names)
-        if not error:
-            names = frozenset(p.names)
-            self._capacity_changed(CapacityChange(index, capacity=False, quotas=names))
-        return _checked(index, error)
-
-    # -- periodic and parameterized jobs ------------------------------------
-    def _periodic_launch(self, index: int, p: m.PeriodicLaunchMsg) -> ApplyResult:
-        parent = self.store.job_by_id(p.namespace, p.job_id)
-        if parent is None or parent.periodic is None or parent.stop:
-            return ApplyResult(index=index, error="periodic job not found", error_status=404)
-        launched = False
-        if p.job is not None and self.store.job_by_id(p.job.namespace, p.job.id) is None:
-            self._register_child(index, p.job, p.eval, p.submit_time)
-            launched = True
-        self.store.upsert_periodic_launch(
-            index, PeriodicLaunch(id=p.job_id, namespace=p.namespace, launch=p.launch)
-        )
-        return ApplyResult(index=index, data={"Launched": launched})
-
-    def _job_dispatch(self, index: int, p: m.JobDispatch) -> ApplyResult:
-        job = p.job
-        existing = self.store.dispatched_child_by_token(
-            job.namespace, job.parent_id, job.dispatch_idempotency_token
-        )
-        if existing is not None:
-            return ApplyResult(
-                index=index,
-                data={
-                    "DispatchedJobID": existing.id,
-                    "JobCreateIndex": existing.create_index,
-                    "Existing": True,
-                },
-            )
-        stored = self._register_child(index, job, p.eval, p.submit_time)
-        return ApplyResult(
-            index=index,
-            data={"DispatchedJobID": stored.id, "JobCreateIndex": stored.create_index},
-        )
-
-    def _register_child(self, index: int, job: Job, ev: Evaluation | None, submit_time: int) -> Job:
-        stored = self.store.upsert_job(index, job, submit_time)
-        if ev is not None:
-            evals = [ev.replace(job_modify_index=stored.job_modify_index)]
-            self.store.upsert_evals(index, evals)
-            self._evals_upserted(evals)
-        return stored
-
-    # -- variables and root keys -------------------------------------------
-    def _var_apply(self, index: int, p: m.VarApply) -> ApplyResult:
-        outcome = self.store.apply_variable(index, p.op, p.var, p.check_index)
-        if outcome.error:
-            return ApplyResult(index=index, error=outcome.error, error_status=400)
-        # a CAS conflict is an answer, not an error: the submitter returns
-        # the current variable with a 409 (Nomad's Conflict)
-        return ApplyResult(
-            index=index, data={"stored": outcome.stored, "conflict": outcome.conflict}
-        )
-
-    def _root_key_upsert(self, index: int, p: m.RootKeyUpsert) -> ApplyResult:
-        self.store.upsert_root_key(index, p.key)
-        return ApplyResult(index=index)
-
-    def _root_key_delete(self, index: int, p: m.DeleteByName) -> ApplyResult:
-        for key_id in p.names:
-            error = self.store.delete_root_key(index, key_id)
-            if error:
-                status = 404 if error == KEY_NOT_FOUND else 400
-                return ApplyResult(index=index, error=error, error_status=status)
-        return ApplyResult(index=index)
-
     # -- events ----------------------------------------------------------
     def _publish_events(self, index: int, mt: m.MsgType, msg: Any) -> None:
         # An event failure must not turn an applied entry into an error.
@@ -495,13 +333,3 @@ class FSM:
 def _set_status(dep: Deployment, update: DeploymentStatusUpdate) -> Deployment:
     return dep.replace(status=update.status, status_description=update.status_description)
 
-
-def _conflict(index: int, msg: str) -> ApplyResult:
-    return ApplyResult(index=index, error=msg, error_status=409)
-
-
-def _checked(index: int, error: str) -> ApplyResult:
-    """A store write's verdict: "" applied, else refused as a bad request."""
-    if error:
-        return ApplyResult(index=index, error=error, error_status=400)
-    return ApplyResult(index=index)
