@@ -75,8 +75,12 @@ def docker_image(docker_engine: docker.DockerClient) -> str:
 def reap_orphaned_tasks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     yield
     base = str(tmp_path_factory.getbasetemp())
+    # pytest itself and whatever started it (`timeout ... --basetemp=DIR`)
+    # name the base dir too: never reap the run's own process tree
+    me = psutil.Process()
+    spared = {me.pid, *(p.pid for p in me.parents())}
     for proc in psutil.process_iter(["pid", "cmdline"]):
-        if proc.info["pid"] != os.getpid() and base in " ".join(proc.info["cmdline"] or ()):
+        if proc.info["pid"] not in spared and base in " ".join(proc.info["cmdline"] or ()):
             # the executor leads no group; its task leads its own
             for p in [*proc.children(recursive=True), proc]:
                 with contextlib.suppress(psutil.Error, OSError):
