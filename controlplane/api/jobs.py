@@ -18,7 +18,7 @@ from controlplane.acl import LIST_JOBS, PARSE_JOB, READ_JOB, SUBMIT_JOB
 from controlplane.errors import MethodNotAllowed, NotFound, ValidationError
 from controlplane.server.namespace_endpoints import check_job_namespace
 from controlplane.state import StateStore
-from controlplane.structs import Job, to_builtins
+from controlplane.structs import Job, JobListStub, to_builtins
 
 from .common import (
     acl_of,
@@ -34,7 +34,7 @@ from .common import (
     server_of,
 )
 from .job_actions import WRITE_SUFFIXES, int_field, job_action
-from .stubs import alloc_stub_cache, job_stub
+from .stubs import alloc_stub_cache, job_stub_cache
 
 _SUFFIXES = ("allocations", "evaluations", "summary", "deployment", "deployments", "versions")
 
@@ -47,12 +47,14 @@ async def jobs_list(request: Request) -> Response:
     visible = namespace_filter(request, LIST_JOBS)
     prefix = request.query_params.get("prefix", "")
 
-    return await blocking_query(
-        request,
-        server.store,
-        ("jobs", "allocs", "evals"),
-        lambda s: [job_stub(s, j) for j in s.jobs(ns, prefix) if visible(j.namespace)],
-    )
+    cache = job_stub_cache(server.store)
+
+    def stubs(s: StateStore) -> list[JobListStub]:
+        out = [cache.stub(s, j) for j in s.jobs(ns, prefix) if visible(j.namespace)]
+        cache.prune(s.job_count(), lambda key: s.job_by_id(*key) is not None)
+        return out
+
+    return await blocking_query(request, server.store, ("jobs", "allocs", "evals"), stubs)
 
 
 async def jobs_parse(request: Request) -> Response:

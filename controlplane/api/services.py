@@ -83,6 +83,12 @@ async def service_read(request: Request) -> Response:
 
 async def service_delete(request: Request) -> Response:
     require_namespace(request, namespace_of(request), SUBMIT_JOB)
+    # `?namespace=*` passes the check above with submit-job in ANY namespace
+    # and the server deletes in any namespace for `*`: the registration's own
+    # namespace is the one that must allow it
+    reg = server_of(request).store.service_by_id(request.path_params["reg_id"])
+    if reg is not None:
+        require_namespace(request, reg.namespace, SUBMIT_JOB)
     forwarded = await to_leader(request)
     if forwarded is not None:
         return forwarded

@@ -108,7 +108,39 @@ class AllocStubCache:
             self._stubs = {k: v for k, v in self._stubs.items() if alive(k)}
 
 
+class JobStubCache:
+    """Job list stubs by (namespace, job ID), the summary included.
+
+    A stub is reused while the stored job is the very same object and the
+    store counts no write to the job's allocations, evaluations or
+    deployments since it was built (`job_touch`): the summary is the costly
+    part of `GET /v1/jobs` (a pass over every allocation of every job), and
+    most jobs do not change between two wake-ups. Parents of periodic and
+    dispatched jobs summarise their children, which the count does not
+    cover: they are always built afresh. Event-loop only (not thread-safe).
+    """
+
+    def __init__(self) -> None:
+        self._stubs: dict[tuple[str, str], tuple[Job, int, JobListStub]] = {}
+
+    def stub(self, store: Reads, job: Job) -> JobListStub:
+        if job.periodic is not None or (job.parameterized_job is not None and not job.dispatched):
+            return job_stub(store, job)
+        key = (job.namespace, job.id)
+        touch = store.job_touch(job.namespace, job.id)
+        hit = self._stubs.get(key)
+        if hit is None or hit[0] is not job or hit[1] != touch:
+            hit = self._stubs[key] = (job, touch, job_stub(store, job))
+        return hit[2]
+
+    def prune(self, live: int, alive: Callable[[tuple[str, str]], bool]) -> None:
+        """Forget purged jobs once the cache outgrows twice the table."""
+        if len(self._stubs) > 2 * live + 256:
+            self._stubs = {k: v for k, v in self._stubs.items() if alive(k)}
+
+
 _caches: weakref.WeakKeyDictionary[StateStore, AllocStubCache] = weakref.WeakKeyDictionary()
+_job_caches: weakref.WeakKeyDictionary[StateStore, JobStubCache] = weakref.WeakKeyDictionary()
 
 
 def alloc_stub_cache(store: StateStore) -> AllocStubCache:
@@ -116,6 +148,13 @@ def alloc_stub_cache(store: StateStore) -> AllocStubCache:
     cache = _caches.get(store)
     if cache is None:
         cache = _caches[store] = AllocStubCache()
+    return cache
+
+
+def job_stub_cache(store: StateStore) -> JobStubCache:
+    cache = _job_caches.get(store)
+    if cache is None:
+        cache = _job_caches[store] = JobStubCache()
     return cache
 
 

@@ -16,7 +16,13 @@ from .tables import Tables
 # Tables (attributes of Tables) and secondary indexes (attributes of the
 # store) a snapshot shares; the names never collide.
 COW_TABLES = ("jobs", "job_versions", "nodes", "evals", "allocs", "deployments", "servers")
-COW_INDEXES = ("_allocs_by_node", "_allocs_by_job", "_evals_by_job", "_deployments_by_job")
+COW_INDEXES = (
+    "_allocs_by_node",
+    "_allocs_by_job",
+    "_evals_by_job",
+    "_deployments_by_job",
+    "_job_touch",
+)
 COW_ALL = frozenset(COW_TABLES + COW_INDEXES)
 
 

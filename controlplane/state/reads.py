@@ -53,6 +53,8 @@ class Reads(ServiceIndexes, SecurityReads, PeriodicReads, VariableReads):
     _allocs_by_job: dict[tuple[str, str], frozenset[str]]
     _evals_by_job: dict[tuple[str, str], frozenset[str]]
     _deployments_by_job: dict[tuple[str, str], frozenset[str]]
+    # writes to each job's allocs/evals/deployments, counted (store._touch)
+    _job_touch: dict[tuple[str, str], int]
 
     # -- indexes ---------------------------------------------------------
     @property
@@ -76,6 +78,9 @@ class Reads(ServiceIndexes, SecurityReads, PeriodicReads, VariableReads):
         out.sort(key=lambda j: (j.namespace, j.id))
         return out
 
+    def job_count(self) -> int:
+        return len(self._t.jobs)
+
     def job_versions(self, namespace: str, job_id: str) -> list[Job]:
         return list(self._t.job_versions.get((namespace, job_id), []))
 
@@ -84,6 +89,12 @@ class Reads(ServiceIndexes, SecurityReads, PeriodicReads, VariableReads):
             if j.version == version:
                 return j
         return None
+
+    def job_touch(self, namespace: str, job_id: str) -> int:
+        """Changes so far to what the job's status and summary derive from
+        (its allocations, evaluations, deployments; the job object itself
+        is replaced on change). Equal counts: nothing of that changed."""
+        return self._job_touch.get((namespace, job_id), 0)
 
     def job_status(self, job: Job) -> str:
         # a dispatched child keeps its parent's parameterized block (as Nomad)

@@ -101,6 +101,7 @@ class _Indexed(Reads, CopyOnWrite):
         self._allocs_by_job = {}
         self._evals_by_job = {}
         self._deployments_by_job = {}
+        self._job_touch = {}
         for a in self._t.allocs.values():
             self._index_alloc(a)
         for e in self._t.evals.values():
@@ -112,6 +113,14 @@ class _Indexed(Reads, CopyOnWrite):
     def _index_alloc(self, a: Allocation) -> None:
         _index_add(self._index("_allocs_by_node"), a.node_id, a.id)
         _index_add(self._index("_allocs_by_job"), (a.namespace, a.job_id), a.id)
+
+    def _touch(self, obj: Allocation | Evaluation | Deployment) -> None:
+        """Count a write to one of a job's allocations, evaluations or
+        deployments: what its summary and status are computed from. A reader
+        that cached them checks the count (job_touch) instead of recomputing."""
+        touch = self._index("_job_touch")
+        key = (obj.namespace, obj.job_id)
+        touch[key] = touch.get(key, 0) + 1
 
 
 class StateSnapshot(_Indexed):
@@ -126,6 +135,7 @@ class StateSnapshot(_Indexed):
         snap._allocs_by_job = store._allocs_by_job
         snap._evals_by_job = store._evals_by_job
         snap._deployments_by_job = store._deployments_by_job
+        snap._job_touch = store._job_touch
         snap._shared = set(COW_ALL)
         snap._copy_service_indexes(store)
         return snap
@@ -241,10 +251,12 @@ class StateStore(_Indexed, ServiceWrites, SecurityWrites, PeriodicWrites, Variab
             for eval_id in eval_ids:
                 ev = self._table("evals").pop(eval_id, None)
                 if ev is not None:
+                    self._touch(ev)
                     _index_discard(self._index("_evals_by_job"), (ev.namespace, ev.job_id), eval_id)
             for alloc_id in alloc_ids:
                 a = self._table("allocs").pop(alloc_id, None)
                 if a is not None:
+                    self._touch(a)
                     _index_discard(self._index("_allocs_by_node"), a.node_id, alloc_id)
                     _index_discard(self._index("_allocs_by_job"), (a.namespace, a.job_id), alloc_id)
                     self._delete_services_of_allocs(index, [alloc_id])
@@ -253,7 +265,9 @@ class StateStore(_Indexed, ServiceWrites, SecurityWrites, PeriodicWrites, Variab
                 self._table("job_versions").pop(key, None)
                 self._delete_services_of_job(index, key)
                 for dep_id in self._index("_deployments_by_job").pop(key, frozenset()):
-                    self._table("deployments").pop(dep_id, None)
+                    dep = self._table("deployments").pop(dep_id, None)
+                    if dep is not None:
+                        self._touch(dep)
                     _index_discard(self._index("_deployments_by_job"), key, dep_id)
             self._bump(index, "evals", "allocs", "jobs", "deployments")
 
@@ -394,6 +408,7 @@ class StateStore(_Indexed, ServiceWrites, SecurityWrites, PeriodicWrites, Variab
                     create_index=old.create_index if old else index, modify_index=index
                 )
                 self._table("evals")[ev.id] = stored
+                self._touch(stored)
                 _index_add(self._index("_evals_by_job"), (ev.namespace, ev.job_id), ev.id)
             self._bump(index, "evals")
 
@@ -429,6 +444,7 @@ class StateStore(_Indexed, ServiceWrites, SecurityWrites, PeriodicWrites, Variab
                     )
                 self._table("allocs")[a.id] = stored
                 self._index_alloc(stored)
+                self._touch(stored)
                 stored_all.append(stored)
                 if stored.client_terminal():
                     self._delete_services_of_allocs(index, [stored.id])
@@ -463,6 +479,7 @@ class StateStore(_Indexed, ServiceWrites, SecurityWrites, PeriodicWrites, Variab
                     modify_index=index,
                 )
                 self._table("allocs")[u.id] = new
+                self._touch(new)
                 changed.append(new)
                 self._count_health(index, old, new)
                 if new.client_terminal():
@@ -489,6 +506,7 @@ class StateStore(_Indexed, ServiceWrites, SecurityWrites, PeriodicWrites, Variab
                     modify_time=modify_time or old.modify_time,
                 )
                 self._table("allocs")[alloc_id] = new
+                self._touch(new)
                 changed.append(new)
             self._bump(index, "allocs")
         return changed
@@ -510,6 +528,7 @@ class StateStore(_Indexed, ServiceWrites, SecurityWrites, PeriodicWrites, Variab
                     modify_index=index,
                 )
                 self._table("allocs")[alloc_id] = new
+                self._touch(new)
                 self._count_health(index, old, new)
             self._bump(index, "allocs")
 
@@ -532,6 +551,7 @@ class StateStore(_Indexed, ServiceWrites, SecurityWrites, PeriodicWrites, Variab
             self._table("deployments")[dep.id] = dep.replace(
                 create_index=old.create_index if old else index, modify_index=index
             )
+            self._touch(dep)
             self._bump(index, "deployments")
 
     def update_deployment(
@@ -549,6 +569,7 @@ class StateStore(_Indexed, ServiceWrites, SecurityWrites, PeriodicWrites, Variab
             return None
         new = fn(old).replace(modify_index=index)
         self._table("deployments")[dep_id] = new
+        self._touch(new)
         self._bump(index, "deployments")
         return new
 
