@@ -47,3 +47,17 @@ class CopyOnWrite:
         setattr(holder, name, copied)
         self._shared.discard(name)
         return copied
+
+
+def index_add(index: dict[Any, frozenset[str]], key: Any, item: str) -> None:
+    # index entries are frozen and replaced, never changed in place, so a
+    # snapshot can share them: taking one is a shallow copy of the dicts
+    ids = index.get(key, frozenset())
+    if item not in ids:
+        index[key] = ids | {item}
+
+
+def index_discard(index: dict[Any, frozenset[str]], key: Any, item: str) -> None:
+    ids = index.get(key)
+    if ids is not None and item in ids:
+        index[key] = ids - {item}

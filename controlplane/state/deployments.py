@@ -1,4 +1,5 @@
-"""Deployment bookkeeping the store does as allocations change (pure functions).
+"""Deployment bookkeeping the store does as allocations change, and its
+deployment writes (DeploymentWrites, mixed into the StateStore).
 
 The state store, not the scheduler or the watcher, keeps a deployment's
 counters, so they are exact whatever the order of writes: an alloc placed
@@ -8,7 +9,12 @@ first health verdict for it bumps HealthyAllocs or UnhealthyAllocs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from controlplane.structs import Allocation, Deployment, DeploymentState
+
+from .cow import CopyOnWrite, index_add
 
 
 def _with_group(dep: Deployment, group: str, state: DeploymentState, at: int) -> Deployment:
@@ -56,3 +62,54 @@ def merge_from_plan(old: Deployment, planned: Deployment) -> Deployment:
             progress_deadline=want.progress_deadline,
         )
     return old.replace(task_groups=groups)
+
+
+class DeploymentWrites(CopyOnWrite):
+    """The store's deployment writes; the StateStore provides the lock, `_bump`
+    and `_touch`. Counters move here as allocations are placed and judged."""
+
+    lock: Any
+
+    def _bump(self, index: int, *tables: str) -> None:
+        raise NotImplementedError
+
+    def _touch(self, obj: Allocation | Deployment) -> None:
+        raise NotImplementedError
+
+    def _count_health(self, index: int, old: Allocation, new: Allocation) -> None:
+        was = old.deployment_status.healthy if old.deployment_status else None
+        now = new.deployment_status.healthy if new.deployment_status else None
+        if new.deployment_id and was is None and now is not None:
+            self._update_deployment(index, new.deployment_id, lambda d: count_health(d, new, now))
+
+    def upsert_deployment(self, index: int, dep: Deployment) -> None:
+        """A deployment from a plan; an existing one keeps the store's counters."""
+        with self.lock:
+            old = self._t.deployments.get(dep.id)
+            if old is not None:
+                dep = merge_from_plan(old, dep)
+            index_add(self._index("_deployments_by_job"), (dep.namespace, dep.job_id), dep.id)
+            self._table("deployments")[dep.id] = dep.replace(
+                create_index=old.create_index if old else index, modify_index=index
+            )
+            self._touch(dep)
+            self._bump(index, "deployments")
+
+    def update_deployment(
+        self, index: int, dep_id: str, fn: Callable[[Deployment], Deployment]
+    ) -> Deployment | None:
+        """Replace a deployment by `fn(current)` (status changes, promotion, ...)."""
+        with self.lock:
+            return self._update_deployment(index, dep_id, fn)
+
+    def _update_deployment(
+        self, index: int, dep_id: str, fn: Callable[[Deployment], Deployment]
+    ) -> Deployment | None:
+        old = self._t.deployments.get(dep_id)
+        if old is None:
+            return None
+        new = fn(old).replace(modify_index=index)
+        self._table("deployments")[dep_id] = new
+        self._touch(new)
+        self._bump(index, "deployments")
+        return new

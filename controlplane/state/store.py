@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
@@ -29,7 +29,8 @@ from controlplane.structs import (
 )
 
 from . import deployments
-from .cow import COW_ALL, COW_INDEXES, CopyOnWrite
+from .cow import COW_ALL, COW_INDEXES, CopyOnWrite, index_add, index_discard
+from .deployments import DeploymentWrites
 from .notify import ChangeNotifier
 from .periodic import PeriodicWrites
 from .reads import Reads
@@ -64,24 +65,6 @@ def _set_fields(t: DesiredTransition) -> dict[str, Any]:
     return {f: getattr(t, f) for f in t.__struct_fields__}
 
 
-def _placed(dep: Deployment, alloc: Allocation) -> Deployment:
-    return deployments.count_placed(dep, alloc)
-
-
-def _index_add(index: dict[Any, frozenset[str]], key: Any, item: str) -> None:
-    # index entries are frozen and replaced, never changed in place, so a
-    # snapshot can share them: taking one is a shallow copy of the dicts
-    ids = index.get(key, frozenset())
-    if item not in ids:
-        index[key] = ids | {item}
-
-
-def _index_discard(index: dict[Any, frozenset[str]], key: Any, item: str) -> None:
-    ids = index.get(key)
-    if ids is not None and item in ids:
-        index[key] = ids - {item}
-
-
 class _Indexed(Reads, CopyOnWrite):
     """Tables plus the secondary indexes derived from them.
 
@@ -105,14 +88,14 @@ class _Indexed(Reads, CopyOnWrite):
         for a in self._t.allocs.values():
             self._index_alloc(a)
         for e in self._t.evals.values():
-            _index_add(self._index("_evals_by_job"), (e.namespace, e.job_id), e.id)
+            index_add(self._index("_evals_by_job"), (e.namespace, e.job_id), e.id)
         for d in self._t.deployments.values():
-            _index_add(self._index("_deployments_by_job"), (d.namespace, d.job_id), d.id)
+            index_add(self._index("_deployments_by_job"), (d.namespace, d.job_id), d.id)
         self._rebuild_service_indexes()
 
     def _index_alloc(self, a: Allocation) -> None:
-        _index_add(self._index("_allocs_by_node"), a.node_id, a.id)
-        _index_add(self._index("_allocs_by_job"), (a.namespace, a.job_id), a.id)
+        index_add(self._index("_allocs_by_node"), a.node_id, a.id)
+        index_add(self._index("_allocs_by_job"), (a.namespace, a.job_id), a.id)
 
     def _touch(self, obj: Allocation | Evaluation | Deployment) -> None:
         """Count a write to one of a job's allocations, evaluations or
@@ -146,7 +129,9 @@ class StateSnapshot(_Indexed):
         return self
 
 
-class StateStore(_Indexed, ServiceWrites, SecurityWrites, PeriodicWrites, VariableWrites):
+class StateStore(
+    _Indexed, DeploymentWrites, ServiceWrites, SecurityWrites, PeriodicWrites, VariableWrites
+):
     def __init__(self) -> None:
         super().__init__(Tables())
         self.lock = threading.RLock()
@@ -252,13 +237,13 @@ class StateStore(_Indexed, ServiceWrites, SecurityWrites, PeriodicWrites, Variab
                 ev = self._table("evals").pop(eval_id, None)
                 if ev is not None:
                     self._touch(ev)
-                    _index_discard(self._index("_evals_by_job"), (ev.namespace, ev.job_id), eval_id)
+                    index_discard(self._index("_evals_by_job"), (ev.namespace, ev.job_id), eval_id)
             for alloc_id in alloc_ids:
                 a = self._table("allocs").pop(alloc_id, None)
                 if a is not None:
                     self._touch(a)
-                    _index_discard(self._index("_allocs_by_node"), a.node_id, alloc_id)
-                    _index_discard(self._index("_allocs_by_job"), (a.namespace, a.job_id), alloc_id)
+                    index_discard(self._index("_allocs_by_node"), a.node_id, alloc_id)
+                    index_discard(self._index("_allocs_by_job"), (a.namespace, a.job_id), alloc_id)
                     self._delete_services_of_allocs(index, [alloc_id])
             for key in jobs:
                 self._table("jobs").pop(key, None)
@@ -268,7 +253,7 @@ class StateStore(_Indexed, ServiceWrites, SecurityWrites, PeriodicWrites, Variab
                     dep = self._table("deployments").pop(dep_id, None)
                     if dep is not None:
                         self._touch(dep)
-                    _index_discard(self._index("_deployments_by_job"), key, dep_id)
+                    index_discard(self._index("_deployments_by_job"), key, dep_id)
             self._bump(index, "evals", "allocs", "jobs", "deployments")
 
     # -- nodes -----------------------------------------------------------
@@ -409,7 +394,7 @@ class StateStore(_Indexed, ServiceWrites, SecurityWrites, PeriodicWrites, Variab
                 )
                 self._table("evals")[ev.id] = stored
                 self._touch(stored)
-                _index_add(self._index("_evals_by_job"), (ev.namespace, ev.job_id), ev.id)
+                index_add(self._index("_evals_by_job"), (ev.namespace, ev.job_id), ev.id)
             self._bump(index, "evals")
 
     # -- allocations -----------------------------------------------------
@@ -452,7 +437,7 @@ class StateStore(_Indexed, ServiceWrites, SecurityWrites, PeriodicWrites, Variab
                     old is None or old.deployment_id != stored.deployment_id
                 ):
                     self._update_deployment(
-                        index, stored.deployment_id, partial(_placed, alloc=stored)
+                        index, stored.deployment_id, partial(deployments.count_placed, alloc=stored)
                     )
             self._bump(index, "allocs")
         return stored_all
@@ -531,47 +516,6 @@ class StateStore(_Indexed, ServiceWrites, SecurityWrites, PeriodicWrites, Variab
                 self._touch(new)
                 self._count_health(index, old, new)
             self._bump(index, "allocs")
-
-    def _count_health(self, index: int, old: Allocation, new: Allocation) -> None:
-        was = old.deployment_status.healthy if old.deployment_status else None
-        now = new.deployment_status.healthy if new.deployment_status else None
-        if new.deployment_id and was is None and now is not None:
-            self._update_deployment(
-                index, new.deployment_id, lambda d: deployments.count_health(d, new, now)
-            )
-
-    # -- deployments -----------------------------------------------------
-    def upsert_deployment(self, index: int, dep: Deployment) -> None:
-        """A deployment from a plan; an existing one keeps the store's counters."""
-        with self.lock:
-            old = self._t.deployments.get(dep.id)
-            if old is not None:
-                dep = deployments.merge_from_plan(old, dep)
-            _index_add(self._index("_deployments_by_job"), (dep.namespace, dep.job_id), dep.id)
-            self._table("deployments")[dep.id] = dep.replace(
-                create_index=old.create_index if old else index, modify_index=index
-            )
-            self._touch(dep)
-            self._bump(index, "deployments")
-
-    def update_deployment(
-        self, index: int, dep_id: str, fn: Callable[[Deployment], Deployment]
-    ) -> Deployment | None:
-        """Replace a deployment by `fn(current)` (status changes, promotion, ...)."""
-        with self.lock:
-            return self._update_deployment(index, dep_id, fn)
-
-    def _update_deployment(
-        self, index: int, dep_id: str, fn: Callable[[Deployment], Deployment]
-    ) -> Deployment | None:
-        old = self._t.deployments.get(dep_id)
-        if old is None:
-            return None
-        new = fn(old).replace(modify_index=index)
-        self._table("deployments")[dep_id] = new
-        self._touch(new)
-        self._bump(index, "deployments")
-        return new
 
     # -- servers ---------------------------------------------------------
     def upsert_server(self, index: int, member: ServerMember) -> None:
