@@ -17,7 +17,7 @@ from controlplane import __version__
 from controlplane.server.federation import SIGNATURE_HEADER
 from controlplane.structs import ServerMember
 
-from .common import agent_of, json_response, server_of
+from .common import acl_of, agent_of, json_response, require, server_of
 
 
 async def status_leader(request: Request) -> Response:
@@ -171,6 +171,11 @@ async def federation(request: Request) -> Response:
     table = server_of(request).federation
     if request.method == "GET":
         return json_response(request, table.view())
+    server = server_of(request)
+    if server.cfg.acl_enabled and not table.cfg.key:
+        # unsigned, a push could add a "server" that then receives forwarded
+        # requests with their tokens: with ACLs on, only an operator may
+        require(acl_of(request).is_management())
     body, signature = table.receive_signed(
         await request.body(), request.headers.get(SIGNATURE_HEADER, "")
     )

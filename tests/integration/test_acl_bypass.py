@@ -444,3 +444,18 @@ def test_region_hop_header_skips_no_check(world: dict[str, Any], acl_agent: Agen
     with _client(world, "unknown") as unknown:
         resp = unknown.get("/v1/jobs", params={"region": local}, headers=hop)
         assert (resp.status_code, resp.text) == (403, NOT_FOUND_TOKEN)
+
+
+def test_unsigned_federation_pushes_need_a_management_token(world: dict[str, Any]) -> None:
+    # no -encrypt key here: a push is unsigned, and with ACLs on only an
+    # operator may add servers that forwarded requests (and tokens) would reach
+    push = {
+        "rogue": [{"Name": "evil", "Addr": "127.0.0.2:4646", "Region": "rogue", "LastSeen": 1}]
+    }
+    for caller in ("anon", "a", "node"):
+        with _client(world, caller) as c:
+            resp = c.put("/v1/internal/federation", json=push)
+            assert resp.status_code == 403, (caller, resp.text)
+    assert "rogue" not in world["root"].get("/v1/regions").json()
+    resp = world["root"].put("/v1/internal/federation", json={})
+    assert resp.status_code == 200, resp.text
