@@ -64,6 +64,10 @@ def _register(address: str, job_id: str, count: int = 1, deploy: bool = False) -
     if not deploy:
         # no update strategy: no deployment, so scaling is never blocked by one
         group["Update"] = {"MaxParallel": 0}
+    else:
+        # the deployment must still be running when the test pauses it: with
+        # the default 10 s min_healthy_time a slow run saw it finish first
+        group["Update"] = {"MaxParallel": 1, "MinHealthyTime": 120 * 10**9}
     body = {"Job": {"ID": job_id, "TaskGroups": [group]}}
     assert httpx.put(f"{address}/v1/jobs", json=body).status_code == 200
 
