@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
-import pytest
 from textual.command import CommandList
 from textual.pilot import Pilot
 
-from controlplane.agent.agent import Agent, start_dev_agent
+from controlplane.agent.agent import Agent
 from nomadtui.client import NomadClient
 from nomadtui.tui.app import ConsoleApp
 from nomadtui.tui.screens.base import ContextBar
 from nomadtui.tui.widgets.resource_table import ResourceTable
-
-
-@pytest.fixture(scope="module")
-def agent() -> Iterator[Agent]:
-    a = start_dev_agent()
-    try:
-        yield a
-    finally:
-        a.shutdown()
 
 
 async def settle(pilot: Pilot[None], cond: Callable[[], bool], tries: int = 200) -> None:

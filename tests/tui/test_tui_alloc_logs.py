@@ -8,7 +8,7 @@ chatty task, and restart a task from the allocation view.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
-from controlplane.agent.agent import Agent, start_dev_agent
 from nomadtui.client import NomadClient
 from nomadtui.tui.app import ConsoleApp
 from nomadtui.tui.screens.alloc import AllocScreen
@@ -33,20 +32,6 @@ from tests.waiting import wait_for
 TICKER = 'i=0; while true; do echo "tick $i"; echo "oops $i" >&2; i=$((i+1)); sleep 0.2; done'
 CHATTY = "seq 1 200000; exec sleep 3600"
 FLOOD = "while :; do seq 1 2000; sleep 0.05; done"  # ~40,000 lines a second
-
-
-@pytest.fixture(scope="module")
-def agent() -> Iterator[Agent]:
-    a = start_dev_agent()
-    try:
-        yield a
-    finally:
-        a.shutdown()
-
-
-@pytest.fixture(scope="module")
-def address(agent: Agent) -> str:
-    return f"http://{agent.config.http_addr}"
 
 
 def _register(address: str, job_id: str, script: str) -> None:

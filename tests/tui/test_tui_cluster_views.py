@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.pilot import Pilot
 
 from controlplane import jobspec
-from controlplane.agent.agent import Agent, start_dev_agent
+from controlplane.agent.agent import Agent
 from controlplane.structs import to_builtins
 from nomadtui.client import NomadClient
 from nomadtui.tui.app import ConsoleApp
@@ -65,15 +65,6 @@ job "nowhere" {
   }
 }
 """
-
-
-@pytest.fixture(scope="module")
-def agent() -> Iterator[Agent]:
-    a = start_dev_agent()
-    try:
-        yield a
-    finally:
-        a.shutdown()
 
 
 @pytest.fixture

@@ -5,17 +5,15 @@ read-only, versions diff and deployment actions."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Static
 
-from controlplane.agent.agent import Agent, start_dev_agent
 from nomadtui.client import NomadClient
 from nomadtui.tui.app import ConsoleApp
 from nomadtui.tui.screens.job import JobScreen
@@ -24,20 +22,6 @@ from nomadtui.tui.screens.job_diff import diff_jobs, render
 from nomadtui.tui.screens.job_scale import ScaleScreen, plan_summary, update_words
 from nomadtui.tui.widgets.confirm import ConfirmScreen
 from nomadtui.tui.widgets.resource_table import ResourceTable
-
-
-@pytest.fixture(scope="module")
-def agent() -> Iterator[Agent]:
-    a = start_dev_agent()
-    try:
-        yield a
-    finally:
-        a.shutdown()
-
-
-@pytest.fixture
-def address(agent: Agent) -> str:
-    return f"http://{agent.config.http_addr}"
 
 
 async def settle(pilot: Pilot[None], cond: Callable[[], bool], tries: int = 200) -> None:

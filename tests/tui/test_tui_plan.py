@@ -21,7 +21,6 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
-from controlplane.agent.agent import Agent, start_dev_agent
 from nomadtui.client import NomadClient
 from nomadtui.tui.app import ConsoleApp
 from nomadtui.tui.screens.plan import PlanScreen
@@ -55,20 +54,6 @@ job "{job}" {{
   }}
 }}
 """
-
-
-@pytest.fixture(scope="module")
-def agent() -> Iterator[Agent]:
-    a = start_dev_agent()
-    try:
-        yield a
-    finally:
-        a.shutdown()
-
-
-@pytest.fixture
-def address(agent: Agent) -> str:
-    return f"http://{agent.config.http_addr}"
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from textual.pilot import Pilot
 from tui_fake_cluster import fake_console
 
 from controlplane import jobspec
-from controlplane.agent.agent import Agent, start_dev_agent
+from controlplane.agent.agent import Agent
 from controlplane.structs import to_builtins
 from nomadtui.client import NomadClient
 from nomadtui.tui.app import ConsoleApp
@@ -51,15 +51,6 @@ job "shop" {
   }
 }
 """
-
-
-@pytest.fixture(scope="module")
-def agent() -> Iterator[Agent]:
-    a = start_dev_agent()
-    try:
-        yield a
-    finally:
-        a.shutdown()
 
 
 @pytest.fixture(scope="module")
