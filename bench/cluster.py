@@ -271,10 +271,10 @@ class Sim:
             batch, self.to_report = self.to_report, {}
             started = time.monotonic()
             if batch:
-                await asyncio.gather(*(self.report(ids) for ids in batch.values()))
+                await asyncio.gather(*(self.report(nid, ids) for nid, ids in batch.items()))
             await asyncio.sleep(max(0.0, UPDATE_INTERVAL_S - (time.monotonic() - started)))
 
-    async def report(self, ids: list[str]) -> None:
+    async def report(self, node_id: str, ids: list[str]) -> None:
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         updates = [{"ID": i, "ClientStatus": "running",
                     "TaskStates": {"t": {"State": "running", "StartedAt": now}}} for i in ids]
@@ -282,8 +282,10 @@ class Sim:
             await self.put("/v1/internal/allocs/update", {"Allocs": updates})
             self.reported.update(ids)
         except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
+            # as the real client's AllocUpdater: keep them for the next batch
             self.update_errors += 1
-            print(f"  alloc update failed: {exc}", file=sys.stderr)
+            self.to_report.setdefault(node_id, []).extend(ids)
+            print(f"  alloc update failed (retried): {exc}", file=sys.stderr)
 
     async def register_jobs(self, jobs: int, count: int) -> float:
         await asyncio.gather(*(self.put("/v1/jobs", job_body(j, count)) for j in range(jobs)))

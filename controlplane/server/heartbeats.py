@@ -78,14 +78,21 @@ class Heartbeats:
         self._thread.start()
 
     def arm_all(self) -> None:
-        """New leader: every ready node gets the minimum TTL + the failover grace."""
+        """New leader: every ready node gets the longest TTL the old leader
+        could have handed it, and at least the minimum TTL + the failover grace.
+
+        A client beats at half the TTL it was given, and in a big cluster
+        that TTL is rate-scaled and staggered up to twice `n / max_per_second`
+        (5,000 nodes: up to 200 s): arming them with the minimum TTL marked
+        healthy nodes down 40 s after a leader change (Nomad arms every node
+        with a flat 5-minute failover TTL).
+        """
         now = self._clock()
+        ready = [n.id for n in self._store.read(lambda s: list(s.nodes())) if n.status == "ready"]
+        longest = 2 * heartbeat_ttl(self.min_ttl_s, self.max_per_second, len(ready))
+        wait = max(self.min_ttl_s + self.failover_grace_s, longest + self.grace_s)
         with self._lock:
-            self._deadlines = {
-                n.id: now + self.min_ttl_s + self.failover_grace_s
-                for n in self._store.read(lambda s: list(s.nodes()))
-                if n.status == "ready"
-            }
+            self._deadlines = dict.fromkeys(ready, now + wait)
 
     def stop(self) -> None:
         self._stop.set()

@@ -63,6 +63,23 @@ def test_failover_grace_on_becoming_leader(raft: RaftNode, clock: Clock) -> None
     assert hb.expire() == ["n1"]
 
 
+def test_failover_grace_covers_the_rate_scaled_ttls_handed_out(
+    raft: RaftNode, clock: Clock
+) -> None:
+    for i in range(3):
+        raft.submit(MsgType.NODE_REGISTER, NodeRegister(node=Node(id=f"n{i}", status="ready")))
+    # 3 nodes at 0.1 beats/s: TTL 30 s, staggered up to 60 s by the old leader
+    hb = Heartbeats(
+        raft, raft.store, min_ttl_s=1, grace_s=1, failover_grace_s=2, max_per_second=0.1,
+        clock=clock,
+    )
+    hb.arm_all()
+    clock.now += 60.9
+    assert hb.expire() == [], "a node told to beat within 60 s is not down at 61 s"
+    clock.now += 0.2
+    assert sorted(hb.expire()) == ["n0", "n1", "n2"]
+
+
 def test_ttl_scales_with_node_count_past_the_rate_limit() -> None:
     # 50 beats/s: up to 500 nodes the 10 s minimum holds; 1000 nodes need 20 s
     assert heartbeat_ttl(10, 50, 1) == 10
