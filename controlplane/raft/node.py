@@ -254,12 +254,14 @@ class RaftNode:
 
     def wait_for_index(self, index: int, timeout: float) -> bool:
         """Block until the local store has applied `index`."""
+        store = self.store
         end = time.monotonic() + timeout
-        while self.store.index < index:
+        while store.index < index:
             left = end - time.monotonic()
             if left <= 0:
                 return False
-            self.store.notifier.wait(min(left, 0.5))
+            # woken only once that index is applied, not on every entry before it
+            store.notifier.wait(min(left, 0.5), ready=lambda: store.index >= index)
         return True
 
     def destroy(self) -> None:
@@ -275,6 +277,10 @@ def _result(result: Any, err: int) -> ApplyResult:
     if err != FAIL_REASON.SUCCESS:
         if err in (FAIL_REASON.MISSING_LEADER, FAIL_REASON.NOT_LEADER, FAIL_REASON.LEADER_CHANGED):
             raise NoLeader("No cluster leader")
+        if err == FAIL_REASON.DISCARDED:
+            # appended under a leader that lost its term before committing
+            # it; the new leader's log replaced it (Nomad's wording)
+            raise InternalError("leadership lost while committing log")
         raise InternalError(f"raft write failed (reason {err})")
     if not isinstance(result, ApplyResult):
         raise InternalError("raft write returned no result")

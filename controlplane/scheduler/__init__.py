@@ -3,8 +3,9 @@
 No I/O, no clocks, no global randomness: the caller passes the time, a seed
 and an id factory, so equal inputs give equal plans. Modules, in pipeline
 order: reconcile / system (what must change; with buckets, deployments,
-reschedule and decisions), feasible + constraints + properties (which nodes
-may run a group), fit (does it fit, which ports), rank (which node is best),
+reschedule and decisions), candidates (the candidate source, cached per
+nodes table), feasible + constraints + properties (which nodes may run a
+group), fit (does it fit, which ports), rank (which node is best),
 stack (ties them together per placement, with the limit iterator), context
 (the plan being built). The plan applier reuses `allocs_fit`.
 """

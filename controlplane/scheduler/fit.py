@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from controlplane.structs import (
     AllocatedCpu,
@@ -38,8 +39,11 @@ _RANDOM_PORT_ATTEMPTS = 20
 _DEFAULT_HOST_IP = "127.0.0.1"
 
 
-@dataclass(frozen=True)
-class Usage:
+# The value types below are built for every node a placement scores: frozen
+# msgspec structs, which construct many times faster than frozen dataclasses.
+
+
+class Usage(msgspec.Struct, frozen=True):
     """Comparable resources: CPU in MHz, memory and disk in MB."""
 
     cpu: int = 0
@@ -274,8 +278,7 @@ def offer_resources(
     )
 
 
-@dataclass(frozen=True)
-class NodeLoad:
+class NodeLoad(msgspec.Struct, frozen=True):
     """What the proposed allocs on a node hold: resources and host ports.
 
     `ports` includes the node's reserved host ports.
@@ -303,16 +306,14 @@ def node_load(node: Node, proposed: Iterable[Allocation]) -> NodeLoad:
     return NodeLoad(used, frozenset(taken))
 
 
-@dataclass(frozen=True)
-class Fit:
+class Fit(msgspec.Struct, frozen=True):
     """The node's total use once the group is added, against its capacity."""
 
     used: Usage
     capacity: Usage
 
 
-@dataclass(frozen=True)
-class GroupAsk:
+class GroupAsk(msgspec.Struct, frozen=True):
     """What one alloc of a group needs, computed once per group per run."""
 
     usage: Usage
@@ -343,9 +344,14 @@ def check_fit(node: Node, load: NodeLoad, ask: GroupAsk) -> Fit | str:
     if ask.dynamic_ports:
         lo = node.node_resources.min_dynamic_port
         hi = node.node_resources.max_dynamic_port
-        held = sum(1 for p in load.ports.union(static) if lo <= p <= hi)
-        if max(hi - lo + 1, 0) - held < ask.dynamic_ports:
-            return DYNAMIC_PORTS_EXHAUSTED
+        free = max(hi - lo + 1, 0)
+        taken = load.ports.union(static) if static else load.ports
+        # Counting the taken ports in the range only matters when there are
+        # too few free ones even if every taken port lay outside it.
+        if free - len(taken) < ask.dynamic_ports:
+            held = sum(1 for p in taken if lo <= p <= hi)
+            if free - held < ask.dynamic_ports:
+                return DYNAMIC_PORTS_EXHAUSTED
     capacity = node_capacity(node)
     used = load.used + ask.usage
     dimension = used.exceeded(capacity)

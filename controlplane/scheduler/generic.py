@@ -15,8 +15,9 @@ from __future__ import annotations
 from controlplane.structs import Allocation, AllocMetric, Job, SchedulerResult, TaskGroup
 
 from .buckets import ALLOC_MIGRATING, ALLOC_RESCHEDULED
+from .candidates import CANDIDATES
 from .context import EvalContext
-from .feasible import candidate_nodes, in_datacenters, in_pool, job_datacenters
+from .feasible import in_datacenters, in_pool, job_datacenters
 from .quota import QuotaTracker, quota_refusal, reached
 from .reconcile import PlaceAlloc, ReconcileResult, UpdateKind, reconcile
 from .reschedule import next_tracker, penalty_nodes
@@ -38,7 +39,7 @@ def schedule_generic(ctx: EvalContext) -> SchedulerResult:
         )
 
     ctx.quota = QuotaTracker(ctx.view, job)
-    stack = GenericStack(ctx, job, candidate_nodes(ctx.view.nodes(), job))
+    stack = GenericStack(ctx, job, CANDIDATES.candidates(ctx.view, job))
 
     def update_fn(alloc: Allocation, new_job: Job, tg: TaskGroup) -> UpdateKind:
         old_job = alloc.job

@@ -5,7 +5,7 @@ placement attempt, frozen into the AllocMetric that operators read
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Mapping
 
 from controlplane.structs import AllocMetric, Node
 
@@ -13,17 +13,27 @@ from controlplane.structs import AllocMetric, Node
 _MAX_SCORES = 5
 
 
+def _count(counts: dict[str, int], key: str) -> None:
+    # Plain dicts, not Counters: a recorder is made per placement attempt.
+    counts[key] = counts.get(key, 0) + 1
+
+
+def _score_order(kv: tuple[str, float]) -> tuple[float, str]:
+    return -kv[1], kv[0]
+
+
 class MetricRecorder:
-    def __init__(self, available: dict[str, int], in_pool: int) -> None:
-        self.available = dict(available)
+    def __init__(self, available: Mapping[str, int], in_pool: int) -> None:
+        # Read-only here (the candidate source's, shared); copied by freeze.
+        self.available = available
         self.in_pool = in_pool
         self.evaluated = 0
         self.filtered = 0
         self.exhausted = 0
-        self.class_filtered: Counter[str] = Counter()
-        self.constraint_filtered: Counter[str] = Counter()
-        self.class_exhausted: Counter[str] = Counter()
-        self.dimension_exhausted: Counter[str] = Counter()
+        self.class_filtered: dict[str, int] = {}
+        self.constraint_filtered: dict[str, int] = {}
+        self.class_exhausted: dict[str, int] = {}
+        self.dimension_exhausted: dict[str, int] = {}
         self.scores: dict[str, float] = {}
 
     def evaluate(self) -> None:
@@ -32,20 +42,20 @@ class MetricRecorder:
     def filter(self, node: Node, reason: str) -> None:
         self.filtered += 1
         if node.node_class:
-            self.class_filtered[node.node_class] += 1
-        self.constraint_filtered[reason] += 1
+            _count(self.class_filtered, node.node_class)
+        _count(self.constraint_filtered, reason)
 
     def exhaust(self, node: Node, dimension: str) -> None:
         self.exhausted += 1
         if node.node_class:
-            self.class_exhausted[node.node_class] += 1
-        self.dimension_exhausted[dimension] += 1
+            _count(self.class_exhausted, node.node_class)
+        _count(self.dimension_exhausted, dimension)
 
     def score(self, node: Node, name: str, value: float) -> None:
         self.scores[f"{node.id}.{name}"] = value
 
     def freeze(self) -> AllocMetric:
-        best = sorted(self.scores.items(), key=lambda kv: (-kv[1], kv[0]))[:_MAX_SCORES]
+        best = sorted(self.scores.items(), key=_score_order)[:_MAX_SCORES]
         return AllocMetric(
             nodes_evaluated=self.evaluated,
             nodes_filtered=self.filtered,

@@ -1,16 +1,20 @@
 """Placement stack: feasibility -> fit -> rank -> limit -> select, one alloc at a time.
 
-The candidate list is shuffled once per run from the seed (so equal scores
-do not always favour the same node). Nodes are pulled lazily in that order
-until `limit` of them are feasible, fit and scored (Nomad's
-power-of-two-choices); up to three that score <= 0 are passed over and kept
-as fallbacks for when the list runs out. The best of those scored wins.
+The candidates are put in one random order per run from the seed (so equal
+scores do not always favour the same node); the order is drawn only as far
+as placements read it, never as a full shuffle of the cluster. Nodes are
+pulled in that order until `limit` of them are feasible, fit and scored
+(Nomad's power-of-two-choices); up to three that score <= 0 are passed over
+and kept as fallbacks for when the list runs out. The best of those scored
+wins.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -36,6 +40,21 @@ MIN_SERVICE_LIMIT = 2
 # With affinities or spreads the score matters more than the speed.
 AFFINITY_SPREAD_LIMIT = 100
 MAX_SKIP = 3
+
+
+class _NoDraws(random.Random):
+    """The port generator of a group with no dynamic port: offer_resources
+    never draws from it (group_ask counts the networks it assigns). A draw
+    would break determinism, as it is shared, so it fails loudly instead."""
+
+    def random(self) -> float:
+        raise RuntimeError("scheduler: port drawn for a group without dynamic ports")
+
+    def getrandbits(self, k: int, /) -> int:
+        raise RuntimeError("scheduler: port drawn for a group without dynamic ports")
+
+
+_NO_DRAWS = _NoDraws()
 
 
 @dataclass(frozen=True)
@@ -68,14 +87,42 @@ class _GroupRanking:
         self.distinct = DistinctProperty(job, tg)
 
 
+class ShuffledNodes:
+    """Nodes in a uniformly random order, drawn only as far as they are read.
+
+    A forward Fisher-Yates shuffle: slot i is drawn from the slots not yet
+    drawn the first time a reader gets that far, so a run pays for the
+    prefix its placements read (about `limit` nodes each, while they keep
+    fitting), not for shuffling every node of the cluster. Every iteration
+    yields the same order from the start; the source is never changed.
+    """
+
+    def __init__(self, nodes: Sequence[Node], rng: random.Random) -> None:
+        self._order = list(nodes)
+        self._drawn = 0
+        self._rng = rng
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __iter__(self) -> Iterator[Node]:
+        order = self._order
+        n = len(order)
+        for i in range(n):
+            # Iterators read in step from 0, so slot i is drawn or next.
+            if i == self._drawn:
+                j = self._rng.randrange(i, n)
+                order[i], order[j] = order[j], order[i]
+                self._drawn = i + 1
+            yield order[i]
+
+
 class GenericStack:
     def __init__(self, ctx: EvalContext, job: Job, candidates: Candidates) -> None:
         self.ctx = ctx
         self.job = job
         self.candidates = candidates
-        nodes = list(candidates.nodes)
-        ctx.rng.shuffle(nodes)
-        self.nodes = nodes
+        self.nodes = ShuffledNodes(candidates.nodes, ctx.rng)
         self._feasibility: dict[str, GroupFeasibility] = {}
         self._ranking: dict[str, _GroupRanking] = {}
 
@@ -119,34 +166,41 @@ class GenericStack:
         limit = node_limit(job, tg, len(self.nodes))
         chosen: list[tuple[Node, float]] = []
         skipped: list[tuple[Node, float]] = []
+        # Per node below, so what does not apply to the group is decided once.
+        ctx = self.ctx
+        namespace, job_id, group, count = job.namespace, job.id, tg.name, tg.count
+        distinct = ranking.distinct if ranking.distinct else None
+        affinities, spreads = ranking.affinities, ranking.spreads
         for node in self.nodes:
             if len(chosen) >= limit:
                 break
             metric.evaluate()
-            on_node = partial(self.ctx.group_count, node.id, job.namespace, job.id)
-            reason = (
-                checker.static_reason(node)
-                or checker.distinct_hosts_reason(on_node)
-                or (ranking.distinct.reason(node, distinct_used) if ranking.distinct else "")
-            )
+            node_id = node.id
+            reason = checker.static_reason(node)
+            if not reason and checker.distinct_hosts:
+                on_node = partial(ctx.group_count, node_id, namespace, job_id)
+                reason = checker.distinct_hosts_reason(on_node)
+            if not reason and distinct is not None:
+                reason = distinct.reason(node, distinct_used)
             if reason:
                 metric.filter(node, reason)
                 continue
-            fit = check_fit(node, self.ctx.load(node), ranking.ask)
+            fit = check_fit(node, ctx.load(node), ranking.ask)
             if isinstance(fit, str):
                 metric.exhaust(node, fit)
                 continue
             scores = [binpack_score(fit.used, fit.capacity)]
-            anti = job_anti_affinity(on_node(tg.name), tg.count)
+            anti = job_anti_affinity(ctx.group_count(node_id, namespace, job_id, group), count)
             if anti is not None:
                 scores.append(anti)
-            if node.id in penalty_nodes:
+            if node_id in penalty_nodes:
                 scores.append(-1.0)
-            affinity = affinity_score(node, ranking.affinities, region)
-            if affinity is not None:
-                scores.append(affinity)
-            if ranking.spreads:
-                spread = spread_score(node, ranking.spreads, spread_used, tg.count, region)
+            if affinities:
+                affinity = affinity_score(node, affinities, region)
+                if affinity is not None:
+                    scores.append(affinity)
+            if spreads:
+                spread = spread_score(node, spreads, spread_used, count, region)
                 if spread is not None:
                     scores.append(spread)
             score = final_score(scores)
@@ -167,9 +221,10 @@ class GenericStack:
         node, score = best
         # Ports are assigned for the winner only: check_fit already counted
         # enough free ones, so this offer only fails if that invariant breaks.
-        offer = offer_resources(
-            node, tg, self.ctx.load(node).ports, self.ctx.port_rng(node.id, alloc_name)
-        )
+        # Only dynamic ports draw from the generator, and seeding one costs
+        # more than scoring a node: without them it is never made.
+        rng = self.ctx.port_rng(node.id, alloc_name) if ranking.ask.dynamic_ports else _NO_DRAWS
+        offer = offer_resources(node, tg, self.ctx.load(node).ports, rng)
         if isinstance(offer, str):
             metric.exhaust(node, offer)
             return None, metric.freeze()

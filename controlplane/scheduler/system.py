@@ -39,12 +39,12 @@ from .buckets import (
     ALLOC_UPDATING,
     needs_update,
 )
+from .candidates import CANDIDATES
 from .context import EvalContext
 from .decisions import GroupUpdates
 from .feasible import (
     Candidates,
     GroupFeasibility,
-    candidate_nodes,
     in_datacenters,
     in_pool,
     job_datacenters,
@@ -74,7 +74,7 @@ def schedule_system(ctx: EvalContext) -> SchedulerResult:
         if alloc.task_group not in groups and not alloc.terminal():
             ctx.stop(alloc, ALLOC_NOT_NEEDED)
 
-    candidates = candidate_nodes(ctx.view.nodes(), job)
+    candidates = CANDIDATES.candidates(ctx.view, job)
     failed: dict[str, AllocMetric] = {}
     queued: dict[str, int] = {}
     for tg in job.task_groups:

@@ -8,6 +8,11 @@ For every running deployment of the job's current version it:
     marks it successful once every group has DesiredTotal healthy -> job version Stable
     asks for the next batch (a deployment-watcher evaluation) when health moves
 
+A pass runs every TICK_S (deadlines), and on a change to the deployments
+table or, while one runs, to the allocations table: never more than one per
+MIN_PASS_INTERVAL_S, and never for the commits in between that touch
+neither (the notifier's ready check keeps the thread parked).
+
 Operator actions (promote, fail, pause/resume, manual alloc health) are built
 here too, so both paths write the same DeploymentUpdate messages. Never
 schedules and never changes counters: the state store keeps those.
@@ -39,6 +44,11 @@ DESC_SUCCESS = "Deployment completed successfully"
 DESC_UNHEALTHY = "Failed due to unhealthy allocations"
 DESC_DEADLINE = "Failed due to progress deadline"
 DESC_USER_FAIL = "Deployment marked as failed"
+
+TICK_S = 1.0  # progress deadlines are checked at least this often
+# passes triggered by changes are at least this far apart (coalesces a
+# burst of commits into one pass; deadlines have a 1 s granularity anyway)
+MIN_PASS_INTERVAL_S = 0.05
 
 
 def rfc3339(ts: float) -> str:
@@ -182,41 +192,89 @@ def _running_description(dep: Deployment) -> str:
     return DESC_AUTO_PROMOTION if all(s.auto_promote for s in waiting) else DESC_MANUAL_PROMOTION
 
 
+def tables_moved(store: StateStore, seen: dict[str, int]) -> Callable[[], bool]:
+    """A notifier ready check: one of `seen`'s tables is no longer at its
+    index there. Lock-free and cheap: it runs in the Raft thread."""
+    items = tuple(seen.items())
+    table_index = store.table_index
+    return lambda: any(table_index(t) != i for t, i in items)
+
+
+def wait_for_change(
+    store: StateStore,
+    stop: threading.Event,
+    ready: Callable[[], bool],
+    timeout: float,
+    started: float,
+) -> None:
+    """A leader loop's wait between passes: until `ready` holds after a
+    commit, or `timeout`. A pass that `started` (monotonic) less than
+    MIN_PASS_INTERVAL_S ago is not followed by another before then, so a
+    burst of commits makes one pass, not one per commit."""
+    if store.notifier.closed:
+        stop.wait(timeout)  # shutting down: waits would return at once
+    elif store.notifier.wait(timeout, ready=ready):
+        left = MIN_PASS_INTERVAL_S - (time.monotonic() - started)
+        if left > 0:
+            stop.wait(left)
+
+
 class DeploymentWatcher:
     def __init__(
-        self, raft: RaftNode, store: StateStore, clock: Callable[[], float] = time.time
+        self,
+        raft: RaftNode,
+        store: StateStore,
+        clock: Callable[[], float] = time.time,
+        tick_s: float = TICK_S,
     ) -> None:
         self._raft = raft
         self._store = store
         self._clock = clock
+        self._tick_s = tick_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # deployment id -> healthy count last acted on
         self._seen_healthy: dict[str, int] = {}
+        # the last pass saw a running deployment
+        self._watching = False
 
     def start(self) -> None:
-        self._stop.clear()
+        # a fresh event per run: a loop of an earlier term still parked in
+        # its wait can never resume next to this one
+        self._stop = threading.Event()
         self._seen_healthy.clear()
-        self._thread = threading.Thread(target=self._run, name="deployment-watcher", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(self._stop,), name="deployment-watcher", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def _run(self, stop: threading.Event) -> None:
+        store = self._store
+        while not stop.is_set():
+            started = time.monotonic()
+            # read before the pass: a change during it makes another one
+            seen = {t: store.table_index(t) for t in ("deployments", "allocs")}
             try:
                 self.tick()
             except Exception:
                 log.exception("deployment watcher: tick failed")
-            # a state change or the next second (progress deadlines)
-            self._store.notifier.wait(1.0)
+            if not self._watching:
+                # only a deployment write can start one; allocations matter
+                # (canary health) while one runs. A job write alone only
+                # makes a deployment stale, which is left to the scheduler.
+                del seen["allocs"]
+            # a change it acts on, or the next second (progress deadlines)
+            wait_for_change(store, stop, tables_moved(store, seen), self._tick_s, started)
 
     def tick(self) -> list[DeploymentUpdate]:
         """Examine every running deployment once; returns the updates written."""
         running: list[Deployment] = self._store.read(
             lambda s: [d for d in s.deployments("*") if d.status == "running"]
         )
+        self._watching = bool(running)
         written = []
         for dep in running:
             try:

@@ -1,7 +1,8 @@
 """Node drainer: moves allocations off draining nodes, on the leader.
 
-For every node with a DrainStrategy, on each tick (a state change or at
-least every `tick_s`):
+For every node with a DrainStrategy, on each tick (at least every
+`tick_s`, and on a commit to the nodes table or, while a node drains, to the
+allocations or jobs tables; at most one per MIN_PASS_INTERVAL_S):
 
     service allocs   marked DesiredTransition.Migrate, per task group at
                      most `migrate.max_parallel` at a time: the next ones
@@ -42,12 +43,14 @@ from controlplane.state import StateStore
 from controlplane.structs import SEC, Allocation, DesiredTransition, Evaluation, Job, Node
 from controlplane.structs import TaskGroup as Group
 
-from .deployment_watcher import parse_time, rfc3339
+from .deployment_watcher import parse_time, rfc3339, tables_moved, wait_for_change
 
 log = logging.getLogger(__name__)
 
 SYSTEM_TYPES = frozenset({"system", "sysbatch"})
 TICK_S = 1.0  # deadlines and min_healthy_time are checked at least this often
+# the tables a pass reads: a commit to another one never wakes the loop
+_READS = ("nodes", "allocs", "jobs")
 
 
 class NodeDrainer:
@@ -63,6 +66,8 @@ class NodeDrainer:
         self._clock = clock
         self._tick_s = tick_s
         self._stop = threading.Event()
+        # the last pass saw a draining node
+        self._draining = False
 
     def start(self) -> None:
         # a fresh event per run: a loop from an earlier term can never resume
@@ -74,20 +79,26 @@ class NodeDrainer:
         self._stop.set()
 
     def _run(self, stop: threading.Event) -> None:
+        store = self._store
         while not stop.is_set():
+            started = time.monotonic()
+            # read before the pass: a change during it makes another one
+            seen = {t: store.table_index(t) for t in _READS}
             try:
                 self.tick()
             except Exception:
                 log.exception("node drainer: tick failed")
-            if self._store.notifier.closed:
-                stop.wait(self._tick_s)
-            else:
-                # a state change (an alloc stopped) or the next deadline check
-                self._store.notifier.wait(self._tick_s)
+            if not self._draining:
+                # only a node write can start a drain: until one does, the
+                # commits of allocations and jobs are none of its business
+                seen = {"nodes": seen["nodes"]}
+            # a change it acts on (an alloc stopped) or the next deadline check
+            wait_for_change(store, stop, tables_moved(store, seen), self._tick_s, started)
 
     def tick(self) -> None:
         now = self._clock()
         draining = [n for n in self._store.read(lambda s: list(s.nodes())) if n.drain]
+        self._draining = bool(draining)
         for node in draining:
             try:
                 self._drain(node, now)

@@ -43,6 +43,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,9 @@ TIME_HEADER = "X-Nomad-Keyring-Time"
 AUTH_HEADER = "X-Nomad-Keyring-Auth"
 MAX_SKEW_S = 60.0
 FETCH_TIMEOUT_S = 5.0
+# the sync loop re-checks the key metadata at least this often (a commit to
+# it wakes the loop sooner; this bounds how long a stop takes)
+SYNC_RECHECK_S = 1.0
 _NONCE = 12
 _KEY_BYTES = 32
 
@@ -367,10 +371,11 @@ class Keyring:
         self._stop.set()
 
     def _sync_loop(self) -> None:
+        store = self.store
         seen_index = -1
         backoff = 0.5
         while not self._stop.is_set():
-            index = self.store.table_index("root_keys")
+            index = store.table_index("root_keys")
             if index != seen_index:
                 try:
                     self.sync()
@@ -381,7 +386,12 @@ class Keyring:
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, 10.0)
                     continue
-            self.store.notifier.wait(1.0)
+            if store.notifier.closed:
+                self._stop.wait(SYNC_RECHECK_S)  # shutting down: waits return at once
+                continue
+            # parked through every commit but one to the key metadata (this
+            # loop runs on every server, followers included)
+            store.notifier.wait(SYNC_RECHECK_S, ready=partial(_keys_moved, store, seen_index))
 
     def sync(self) -> None:
         """Fetch material for known keys we lack; drop material of keys that
@@ -393,3 +403,8 @@ class Keyring:
         self._seen = known
         for meta in self.missing():
             self.fetch(meta.key_id)
+
+
+def _keys_moved(store: StateStore, seen_index: int) -> bool:
+    """The sync loop's ready check: the key metadata moved (runs in the Raft thread)."""
+    return store.table_index("root_keys") != seen_index

@@ -1,10 +1,13 @@
 """Index-change notification for blocking queries, for threads and asyncio.
 
 The FSM calls `notify()` after every applied entry (from the Raft thread).
-Thread waiters wake on every change and re-check. An asyncio waiter may pass
-a `ready` check (its tables' index passed the one it waits beyond): it is
-then woken only once that holds, so a commit to the allocations table does
-not wake every request parked on the jobs table just to park it again.
+A waiter, thread or asyncio, may pass a `ready` check (the index it waits
+for was applied, its tables moved): it is then woken only once that holds,
+so a commit to the allocations table does not wake every request or loop
+parked on the jobs table just to park it again. A waiter without a check
+wakes on every change. Each parked waiter is registered on its own (a
+thread's private lock, a loop's future), so notify() wakes exactly the
+waiters whose check holds and costs one cheap check per parked waiter.
 Never polls.
 """
 
@@ -14,45 +17,81 @@ import asyncio
 import threading
 from collections.abc import Callable
 
-_Waiter = tuple[asyncio.AbstractEventLoop, Callable[[], bool] | None]
+_Ready = Callable[[], bool] | None
+_Waiter = tuple[asyncio.AbstractEventLoop, _Ready]
 
 
 class ChangeNotifier:
     def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._seq = 0
         self._lock = threading.Lock()
+        # parked threads: each one's private lock (held until released by
+        # notify) -> its ready check
+        self._threads: dict[threading.Lock, _Ready] = {}
         # parked asyncio waiters: future -> (its loop, its ready check)
         self._futures: dict[asyncio.Future[None], _Waiter] = {}
         self.closed = False
 
     def close(self) -> None:
         """Release every waiter now and make later waits return at once (shutdown)."""
-        self.closed = True
+        with self._lock:
+            # under the lock: a waiter registering now either sees `closed`
+            # or is registered before the notify below runs
+            self.closed = True
         self.notify()
 
     def notify(self) -> None:
-        with self._cond:
-            self._seq += 1
-            self._cond.notify_all()
         with self._lock:
+            closed = self.closed
+            if self._threads:
+                woken = [
+                    w
+                    for w, ready in self._threads.items()
+                    if closed or ready is None or _holds(ready)
+                ]
+                for w in woken:
+                    del self._threads[w]
+                    w.release()
+            if not self._futures:
+                return
             due = [
                 (fut, loop)
                 for fut, (loop, ready) in self._futures.items()
-                if self.closed or ready is None or _holds(ready)
+                if closed or ready is None or _holds(ready)
             ]
             for fut, _ in due:
                 del self._futures[fut]
         for fut, loop in due:
             loop.call_soon_threadsafe(_resolve, fut)
 
-    def wait(self, timeout: float) -> bool:
-        """Block the calling thread until the next change or `timeout` seconds."""
-        with self._cond:
-            seq = self._seq
-            return self._cond.wait_for(lambda: self._seq != seq or self.closed, timeout)
+    def wait(self, timeout: float, ready: _Ready = None) -> bool:
+        """Block the calling thread until the next change (one after which
+        `ready()` holds, if given) or `timeout` seconds. True when woken by
+        such a change (or the check already held, or the notifier is
+        closed), False on timeout.
 
-    async def wait_async(self, timeout: float, ready: Callable[[], bool] | None = None) -> None:
+        `ready` runs in the notifying (Raft) thread: it must be cheap, must
+        not block, and must not take the store lock.
+        """
+        waiter = threading.Lock()
+        waiter.acquire()
+        with self._lock:
+            if self.closed:
+                return True
+            # checked under the lock notify() holds: a change that landed
+            # between the caller's check and here is not missed
+            if ready is not None and _holds(ready):
+                return True
+            self._threads[waiter] = ready
+        if timeout > 0 and waiter.acquire(timeout=timeout):
+            return True
+        with self._lock:
+            if waiter in self._threads:
+                del self._threads[waiter]
+                return False
+        # gone from the map: a notify released it just as we timed out
+        return True
+
+    async def wait_async(self, timeout: float, ready: _Ready = None) -> None:
         """Wait on the running loop until the next change (one after which
         `ready()` holds, if given) or `timeout` seconds.
 
@@ -66,7 +105,7 @@ class ChangeNotifier:
         with self._lock:
             # checked under the lock notify() holds: a change that landed
             # between the caller's check and here is not missed
-            if ready is not None and _holds(ready):
+            if self.closed or (ready is not None and _holds(ready)):
                 return
             self._futures[fut] = (loop, ready)
         try:

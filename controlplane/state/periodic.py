@@ -1,10 +1,13 @@
-"""Periodic launch records and parent/child job reads.
+"""Periodic launch records, the periodic-parent index, parent/child job reads.
 
 The `periodic_launches` table holds, per periodic parent, the latest launch
 time (Nomad's `periodic_launch` table); the dict is replaced whole on write,
-never mutated, so snapshots share it safely. Children of a periodic or
-parameterized parent are the jobs naming it as ParentID. Only the FSM
-writes; nothing here launches or dispatches.
+never mutated, so snapshots share it safely. The periodic-parent index is
+derived state: the keys of the jobs the dispatcher launches for
+(`is_periodic_active`), kept by the store's job writes and rebuilt on
+restore, so finding them costs O(periodic parents), not a scan of every job.
+Children of a periodic or parameterized parent are the jobs naming it as
+ParentID. Only the FSM writes; nothing here launches or dispatches.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from controlplane.structs import Job, JobChildrenSummary
-from controlplane.structs.periodic import PeriodicLaunch
+from controlplane.structs.periodic import PeriodicLaunch, is_periodic_active
 
 from .tables import Tables
 
@@ -20,12 +23,36 @@ T_PERIODIC_LAUNCHES = "periodic_launches"
 
 
 class PeriodicReads:
-    """Reads; subclasses provide `_t` and `job_status`."""
+    """Reads and the periodic-parent index; subclasses provide `_t` and
+    `job_status`, and call `_index_periodic` on every job write."""
 
     _t: Tables
+    # keys of the active periodic parents; a frozenset replaced whole on
+    # change (rare: periodic jobs only), so snapshots share it as it is
+    _periodic_parents: frozenset[tuple[str, str]]
 
     def job_status(self, job: Job) -> str:
         raise NotImplementedError
+
+    def _rebuild_periodic_index(self) -> None:
+        self._periodic_parents = frozenset(
+            key for key, job in self._t.jobs.items() if is_periodic_active(job)
+        )
+
+    def _index_periodic(self, key: tuple[str, str], job: Job | None) -> None:
+        """Keep the index in step with the job now stored at `key` (None: deleted)."""
+        active = job is not None and is_periodic_active(job)
+        if active != (key in self._periodic_parents):
+            if active:
+                self._periodic_parents = self._periodic_parents | {key}
+            else:
+                self._periodic_parents = self._periodic_parents - {key}
+
+    def periodic_parents(self) -> list[Job]:
+        """The jobs the periodic dispatcher launches for (enabled, not stopped,
+        not parameterized parents), by namespace and ID."""
+        jobs = self._t.jobs
+        return [jobs[key] for key in sorted(self._periodic_parents)]
 
     def periodic_launch(self, namespace: str, job_id: str) -> PeriodicLaunch | None:
         return self._t.periodic_launches.get((namespace, job_id))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any
 
@@ -92,6 +92,7 @@ class _Indexed(Reads, CopyOnWrite):
         for d in self._t.deployments.values():
             index_add(self._index("_deployments_by_job"), (d.namespace, d.job_id), d.id)
         self._rebuild_service_indexes()
+        self._rebuild_periodic_index()
 
     def _index_alloc(self, a: Allocation) -> None:
         index_add(self._index("_allocs_by_node"), a.node_id, a.id)
@@ -119,13 +120,24 @@ class StateSnapshot(_Indexed):
         snap._evals_by_job = store._evals_by_job
         snap._deployments_by_job = store._deployments_by_job
         snap._job_touch = store._job_touch
+        snap._periodic_parents = store._periodic_parents
         snap._shared = set(COW_ALL)
         snap._copy_service_indexes(store)
         return snap
 
+    def frozen_nodes(self) -> Mapping[str, Node] | None:
+        """The nodes table, if this dict can never change again (else None).
+
+        Shared copy-on-write with the store (cow.py), it is copied by whoever
+        writes next and never changed in place: a reader may key a cache on
+        its identity while holding a reference to it.
+        """
+        return self._t.nodes if "nodes" in self._shared else None
+
     def with_job(self, job: Job) -> StateSnapshot:
         """This view with `job` stored: what a plan dry-run schedules against."""
         self._table("jobs")[(job.namespace, job.id)] = job
+        self._index_periodic((job.namespace, job.id), job)
         return self
 
 
@@ -211,6 +223,7 @@ class StateStore(
                 status="",
             )
             self._table("jobs")[key] = stored
+            self._index_periodic(key, stored)
             versions = [stored, *self._t.job_versions.get(key, [])]
             self._table("job_versions")[key] = versions[:JOB_VERSIONS_KEPT]
             self._bump(index, "jobs")
@@ -219,6 +232,7 @@ class StateStore(
     def delete_job(self, index: int, namespace: str, job_id: str) -> None:
         with self.lock:
             self._table("jobs").pop((namespace, job_id), None)
+            self._index_periodic((namespace, job_id), None)
             self._table("job_versions").pop((namespace, job_id), None)
             # a purged job's instances leave the catalog with it
             self._delete_services_of_job(index, (namespace, job_id))
@@ -247,6 +261,7 @@ class StateStore(
                     self._delete_services_of_allocs(index, [alloc_id])
             for key in jobs:
                 self._table("jobs").pop(key, None)
+                self._index_periodic(key, None)
                 self._table("job_versions").pop(key, None)
                 self._delete_services_of_job(index, key)
                 for dep_id in self._index("_deployments_by_job").pop(key, frozenset()):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pysyncobj import FAIL_REASON
 
-from controlplane.errors import Conflict
+from controlplane.errors import Conflict, InternalError
 from controlplane.raft import messages as m
 from controlplane.raft.fsm import FSM, ApplyResult
 from controlplane.raft.group_commit import GroupCommitter
@@ -132,3 +132,9 @@ def test_fsm_batch_applies_in_order_at_one_index() -> None:
     snap = fsm.store.snapshot()
     assert snap.index == 7
     assert {j.id: j.modify_index for j in snap.jobs()} == {"x": 7, "y": 7}
+
+
+def test_a_discarded_entry_says_leadership_was_lost() -> None:
+    # pysyncobj DISCARDED: the entry's term ended before it committed
+    with pytest.raises(InternalError, match="leadership lost while committing log"):
+        _result(None, FAIL_REASON.DISCARDED)

@@ -129,8 +129,8 @@ def test_notifier_wakes_thread_waiters() -> None:
 
     t = threading.Thread(target=waiter)
     t.start()
-    # wait until the waiter is parked on the condition, then write
-    while not s.notifier._cond._waiters:  # type: ignore[attr-defined]
+    # wait until the waiter is parked, then write
+    while not s.notifier._threads:
         threading.Event().wait(0.001)
     s.notifier.notify()
     t.join(5)
