@@ -14,6 +14,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -198,17 +199,34 @@ class RaftNode:
     # -- writes ----------------------------------------------------------
     def submit(self, mt: MsgType, msg: Struct, timeout: float = WRITE_TIMEOUT_S) -> ApplyResult:
         """Replicate one entry and wait for it to be applied locally."""
+        return self.submit_nowait(mt, msg)(timeout)
+
+    def submit_nowait(
+        self, mt: MsgType, msg: Struct, on_done: Callable[[], None] | None = None
+    ) -> Callable[[float], ApplyResult]:
+        """Hand one entry to Raft and return at once; the returned function
+        waits (up to its timeout) for the entry to be applied locally.
+
+        `on_done` runs in the Raft thread right after the entry was applied
+        (or failed): it must be quick and must not wait on Raft.
+        """
         done = threading.Event()
         box: list[Any] = []
 
         def callback(result: Any, err: int) -> None:
             box.append((result, err))
+            if on_done is not None:
+                on_done()
             done.set()
 
         self._obj.apply(int(mt), encode(msg), callback=callback)
-        if not done.wait(timeout):
-            raise NoLeader("No cluster leader")
-        return _result(*box[0])
+
+        def wait(timeout: float = WRITE_TIMEOUT_S) -> ApplyResult:
+            if not done.wait(timeout):
+                raise NoLeader("No cluster leader")
+            return _result(*box[0])
+
+        return wait
 
     async def submit_async(
         self, mt: MsgType, msg: Struct, timeout: float = WRITE_TIMEOUT_S

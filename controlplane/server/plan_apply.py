@@ -1,18 +1,28 @@
-"""Serial plan applier: re-checks plans against the newest state and commits them.
+"""Plan applier: re-checks plans against the newest state and commits them.
 
 Optimistic concurrency (API.md §4.6): the scheduler planned on a snapshot;
 before committing, every node receiving placements must still exist, be
 ready, and fit the new set of allocations. Nodes that fail are dropped from
 the plan (partial commit) unless the job is all-at-once; the scheduler then
 refreshes and retries the remainder. Never schedules.
+
+Checks are serial, commits are pipelined (as Nomad's plan applier): a plan
+is checked and handed to Raft under the lock, and its worker waits for the
+commit outside it, so the next plan is checked while this one replicates.
+The next check must see the placements still in flight: they are kept per
+node (`_InFlight`) from hand-off until the Raft thread has applied them, and
+the check reads the store with them laid over it. Plans in a namespace with
+a quota are committed under the lock (the quota sums the whole namespace).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
 
 from controlplane.raft.messages import MsgType, PlanApply
-from controlplane.raft.node import RaftNode
+from controlplane.raft.node import WRITE_TIMEOUT_S, RaftNode
+from controlplane.raft.results import ApplyResult
 from controlplane.scheduler import allocs_fit
 from controlplane.state import StateStore
 from controlplane.state.quota_usage import (
@@ -33,6 +43,10 @@ class PlanApplier:
         self._raft = raft
         self._store = store
         self._lock = threading.Lock()
+        # node ID -> alloc ID -> placement of a plan handed to Raft and not
+        # applied yet; its own lock, as the Raft thread releases them
+        self._pending: dict[str, dict[str, Allocation]] = {}
+        self._pending_lock = threading.Lock()
 
     def apply(
         self,
@@ -66,19 +80,62 @@ class PlanApplier:
                 deployment_updates=plan.deployment_updates,
                 job=job,
             )
-            result = self._raft.submit(MsgType.PLAN_APPLY, msg)
-            return PlanResult(
-                node_update=plan.node_update,
-                node_allocation=accepted,
-                alloc_index=result.index,
-                refresh_index=result.index if rejected else 0,
-                rejected_nodes=rejected,
+            self._hold(accepted)
+            wait = self._raft.submit_nowait(
+                MsgType.PLAN_APPLY, msg, on_done=lambda: self._release(accepted)
             )
+            if namespace_quota(self._store, plan.namespace) is not None:
+                # the quota sums the namespace's stored allocs: commit before
+                # the next plan is checked
+                return self._committed(plan, accepted, rejected, wait)
+        return self._committed(plan, accepted, rejected, wait)
+
+    def _committed(
+        self,
+        plan: Plan,
+        accepted: dict[str, list[Allocation]],
+        rejected: list[str],
+        wait: Callable[[float], ApplyResult],
+    ) -> PlanResult:
+        try:
+            result = wait(WRITE_TIMEOUT_S)
+        except Exception:
+            self._release(accepted)  # never committed here: stop counting it
+            raise
+        return PlanResult(
+            node_update=plan.node_update,
+            node_allocation=accepted,
+            alloc_index=result.index,
+            refresh_index=result.index if rejected else 0,
+            rejected_nodes=rejected,
+        )
+
+    def _hold(self, accepted: dict[str, list[Allocation]]) -> None:
+        with self._pending_lock:
+            for node_id, placed in accepted.items():
+                flying = self._pending.setdefault(node_id, {})
+                for a in placed:
+                    flying[a.id] = a
+
+    def _release(self, accepted: dict[str, list[Allocation]]) -> None:
+        """Raft thread, once the plan's entry was applied (or failed)."""
+        with self._pending_lock:
+            for node_id, placed in accepted.items():
+                flying = self._pending.get(node_id)
+                if flying is None:
+                    continue
+                for a in placed:
+                    if flying.get(a.id) is a:
+                        del flying[a.id]
+                if not flying:
+                    del self._pending[node_id]
 
     def _check(self, plan: Plan) -> tuple[dict[str, list[Allocation]], list[str]]:
-        result: tuple[dict[str, list[Allocation]], list[str]] = self._store.read(
-            lambda store: evaluate_plan(store, plan)
-        )
+        def check(store: StateStore) -> tuple[dict[str, list[Allocation]], list[str]]:
+            with self._pending_lock:
+                return evaluate_plan(store, plan, self._pending)
+
+        result: tuple[dict[str, list[Allocation]], list[str]] = self._store.read(check)
         return result
 
 
@@ -133,11 +190,14 @@ def _share_job(allocs: list[Allocation]) -> tuple[Job | None, list[Allocation]]:
     return job, [a.replace(job=None) if a.job is job else a for a in allocs]
 
 
-def evaluate_plan(view: StateView, plan: Plan) -> tuple[dict[str, list[Allocation]], list[str]]:
+def evaluate_plan(
+    view: StateView, plan: Plan, in_flight: Mapping[str, Mapping[str, Allocation]] | None = None
+) -> tuple[dict[str, list[Allocation]], list[str]]:
     """(placements per node that still fit, ids of nodes that no longer take theirs).
 
     Call under the store lock (or on a snapshot): the answer must hold for
-    the state the plan is committed on top of.
+    the state the plan is committed on top of, which includes `in_flight`
+    (node ID -> alloc ID -> placement committed ahead of this plan).
     """
     if over_quota(view, plan):
         # Nomad's answer: nothing placed, the scheduler refreshes and places
@@ -155,7 +215,7 @@ def evaluate_plan(view: StateView, plan: Plan) -> tuple[dict[str, list[Allocatio
         stopping = {a.id for a in plan.node_update.get(node_id, [])}
         existing = [
             a
-            for a in view.allocs_by_node(node_id)
+            for a in _node_allocs(view, node_id, in_flight)
             if not a.terminal() and a.id not in stopping and a.id not in new_ids
         ]
         fits, _dimension = allocs_fit(node, [*existing, *placed])
@@ -164,3 +224,14 @@ def evaluate_plan(view: StateView, plan: Plan) -> tuple[dict[str, list[Allocatio
         else:
             rejected.append(node_id)
     return accepted, rejected
+
+
+def _node_allocs(
+    view: StateView, node_id: str, in_flight: Mapping[str, Mapping[str, Allocation]] | None
+) -> list[Allocation]:
+    """The node's allocations, with the in-flight version of each winning."""
+    stored = view.allocs_by_node(node_id)
+    flying = in_flight.get(node_id) if in_flight else None
+    if not flying:
+        return stored
+    return [a for a in stored if a.id not in flying] + list(flying.values())
