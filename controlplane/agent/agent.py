@@ -19,6 +19,7 @@ from pathlib import Path
 import uvicorn
 
 from controlplane.api.app import build_app
+from controlplane.api.http_protocol import HttpProtocol
 from controlplane.client.agent import ClientAgent
 from controlplane.client.config import ClientConfig
 from controlplane.client.rpc_http import HTTPServerRPC
@@ -27,6 +28,7 @@ from controlplane.drivers.registry import builtin_drivers
 from controlplane.raft.node import RaftConfig
 from controlplane.server.federation import FederationConfig
 from controlplane.server.server import Server, ServerConfig
+from controlplane.structs.warm import warm_type_info
 
 from .config import AgentConfig
 
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 class Agent:
     def __init__(self, config: AgentConfig) -> None:
         config.check()
+        warm_type_info()  # before any thread decodes (structs/warm.py)
         self.config = config
         self.server: Server | None = None
         self.client: ClientAgent | None = None
@@ -100,6 +103,12 @@ class Agent:
                 log_level="warning",
                 lifespan="off",
                 access_log=False,
+                # one write per small response, not two (api/http_protocol.py)
+                http=HttpProtocol,
+                # no proxy sits in front of an agent: X-Forwarded-For must not
+                # rewrite the peer address (the keyring checks it), and the
+                # middleware costs every request a layer
+                proxy_headers=False,
                 timeout_graceful_shutdown=1,
                 **self.config.tls.uvicorn_kwargs(),
             )

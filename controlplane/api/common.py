@@ -51,7 +51,11 @@ def json_response(
     request: Request, data: Any, index: int | None = None, status: int = 200
 ) -> Response:
     body = _encoder.encode(data)
-    if "pretty" in request.query_params and request.query_params["pretty"] != "0":
+    if (
+        request.scope.get("query_string")
+        and "pretty" in request.query_params
+        and request.query_params["pretty"] != "0"
+    ):
         body = msgspec.json.format(body, indent=4)
     headers: dict[str, str] = {}
     if index is not None:
@@ -184,22 +188,38 @@ async def blocking_query(
 _TOO_DEEP = nesting_message("body")
 
 
+# scope key: (body, json.loads(body)) when a middleware decoded the body
+# already (region_forward, for a job's region); read_body takes the result
+DECODED_BODY = "nomad.decoded_body"
+
+
 async def read_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         raise ValidationError("Request body is empty")
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"Failed to decode request body: {exc}") from None
-    except RecursionError:  # deeper than the decoder's own stack
-        raise ValidationError(f"Failed to decode request body: {_TOO_DEEP}") from None
+    decoded = request.scope.get(DECODED_BODY)
+    if decoded is not None and decoded[0] == raw:
+        data = decoded[1]
+    else:
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValidationError(f"Failed to decode request body: {exc}") from None
+        except RecursionError:  # deeper than the decoder's own stack
+            raise ValidationError(f"Failed to decode request body: {_TOO_DEEP}") from None
     # handlers and the job decoder recurse over bodies: bound them first
-    if json_depth(data) > MAX_NESTING_DEPTH:
+    if _may_nest_too_deeply(raw) and json_depth(data) > MAX_NESTING_DEPTH:
         raise ValidationError(f"Failed to decode request body: {_TOO_DEEP}")
     if not isinstance(data, dict):
         raise ValidationError("Request body must be a JSON object")
     return data
+
+
+def _may_nest_too_deeply(raw: bytes) -> bool:
+    """False when `raw` holds too few brackets to nest past the limit: each
+    level opens with a `[` or `{` (in every encoding json.loads reads, such
+    a character holds that byte), so most bodies need no walk at all."""
+    return raw.count(b"{") + raw.count(b"[") > MAX_NESTING_DEPTH
 
 
 def get_ci(data: dict[str, Any], key: str, default: Any = None) -> Any:

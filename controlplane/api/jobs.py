@@ -16,6 +16,7 @@ from starlette.responses import Response
 from controlplane import jobdiff, jobspec
 from controlplane.acl import LIST_JOBS, PARSE_JOB, READ_JOB, SUBMIT_JOB
 from controlplane.errors import MethodNotAllowed, NotFound, ValidationError
+from controlplane.jobspec.defaults import with_namespace
 from controlplane.server.namespace_endpoints import check_job_namespace
 from controlplane.state import StateStore
 from controlplane.structs import Job, JobListStub, to_builtins
@@ -85,10 +86,12 @@ async def jobs_parse(request: Request) -> Response:
 
 
 def decode_job(data: Any) -> Job:
-    """An API-shaped job (any key casing) -> canonical Job; 400 on bad types."""
+    """An API-shaped job (any key casing) taken from a read_body body ->
+    canonical Job; 400 on bad types. read_body bounded the whole body's
+    nesting, so the job's is not checked again."""
     if not isinstance(data, dict):
         raise ValidationError("Job must be specified")
-    return jobspec.job_from_api(data)
+    return jobspec.job_from_api(data, depth_checked=True)
 
 
 async def _register(request: Request, path_id: str | None) -> Response:
@@ -104,7 +107,7 @@ async def _register(request: Request, path_id: str | None) -> Response:
         raise ValidationError("Job ID does not match name")
     # Nomad's namespaceForJob: ?namespace=, then the request's Namespace, then the job's
     ns = request.query_params.get("namespace") or get_ci(body, "Namespace") or job.namespace
-    job = job.replace(namespace=ns or "default")
+    job = with_namespace(job, ns or "default")
     require_namespace(request, job.namespace, SUBMIT_JOB)
     check_job_namespace(server.store, job)
     out = await server.register_job(

@@ -59,13 +59,25 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(scope.get("path", ""))
-        headers = dict(scope.get("headers") or [])
-        declared = _content_length(headers.get(b"content-length"))
+        length = expect = chunked = None
+        for name, value in scope.get("headers") or ():
+            if name == b"content-length":
+                length = value
+            elif name == b"expect":
+                expect = value
+            elif name == b"transfer-encoding":
+                chunked = value
+        declared = _content_length(length)
         if declared is not None and declared > limit:
-            if headers.get(b"expect", b"").lower() != b"100-continue":
+            if (expect or b"").lower() != b"100-continue":
                 # reading triggers no `100 Continue`: the client sends anyway
                 await _drain(receive, DRAIN_BYTES)
             await _refuse(send, RequestTooLarge(limit))
+            return
+        if declared is not None and chunked is None:
+            # the HTTP server frames the body by its Content-Length: no more
+            # than `declared` bytes can arrive, so nothing needs counting
+            await self.app(scope, receive, send)
             return
         received = 0
         started = False

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from controlplane.jobspec import parse_duration
 
+from .common import DECODED_BODY
 from .forward import open_upstream, relay
 
 if TYPE_CHECKING:
@@ -61,8 +62,8 @@ class RegionForward:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        region = (query.get("region") or [""])[0]
+        qs: bytes = scope.get("query_string", b"")
+        region = _query_region(qs)
         body: bytes | None = None
         if (
             not region
@@ -70,7 +71,11 @@ class RegionForward:
             and path.startswith(JOB_WRITE_PREFIXES)
         ):
             body = await _read_body(receive)
-            region = body_region(body)
+            data = _decode(body)
+            region = _region_of(data)
+            if data is not None:
+                # the handler's read_body takes it rather than decoding again
+                scope[DECODED_BODY] = (body, data)
             receive = _replay(body, receive)
         local = self.agent.config.region
         if not region or region == local:
@@ -87,7 +92,7 @@ class RegionForward:
             return
         if body is None:
             body = await _read_body(receive)
-        await self._forward(scope, receive, send, region, body, query)
+        await self._forward(scope, receive, send, region, body, _query(qs))
 
     async def _forward(
         self,
@@ -155,16 +160,37 @@ class RegionForward:
         await _plain(500, message)(scope, receive, send)
 
 
+def _query(qs: bytes) -> dict[str, list[str]]:
+    return parse_qs(qs.decode("latin-1"))
+
+
+def _query_region(qs: bytes) -> str:
+    """`?region=` ("" for none). Most requests carry no query, or one that
+    cannot name a region: a key decodes to `region` only from those letters
+    or from %-escapes."""
+    if not qs or (b"region" not in qs and b"%" not in qs):
+        return ""
+    return (_query(qs).get("region") or [""])[0]
+
+
 def body_region(body: bytes) -> str:
     """The region a job write's body names ("" for none, `global`, or no JSON).
 
     Go decodes bodies case-insensitively: `region` is `Region`."""
+    return _region_of(_decode(body))
+
+
+def _decode(body: bytes) -> Any:
+    """The body's JSON, as read_body decodes it; None for none or not JSON."""
     try:
-        data = json.loads(body) if body.strip() else None
+        return json.loads(body) if body.strip() else None
     except (ValueError, RecursionError):
         # not a job this layer can read: the handler refuses it properly
         # (a body nested past the decoder's stack is a 400 there, not a 500)
-        return ""
+        return None
+
+
+def _region_of(data: Any) -> str:
     if not isinstance(data, dict):
         return ""
     region = _get_ci(data, "Region")

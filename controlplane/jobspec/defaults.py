@@ -10,6 +10,7 @@ empty scalars, and is idempotent. Neither validates.
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 from controlplane.structs import (
@@ -100,7 +101,10 @@ def _has_update(job_type: str) -> bool:
 # dict layer: partially written blocks
 
 
+@cache
 def _wire(struct: Any) -> dict[str, Any]:
+    """A default block in its wire form; shared (the defaults are constants),
+    so only ever read: `_merge` copies."""
     return dict(to_builtins(struct))
 
 
@@ -281,8 +285,39 @@ def _canonical_group(group: TaskGroup, job: Job) -> TaskGroup:
     return group.replace(tasks=[_canonical_task(t, group, job.name) for t in group.tasks])
 
 
+# Jobs canonicalize returned lately, by id (each held, so its id is not
+# reused): a job is canonicalised where it is decoded and again where it is
+# registered, and canonicalize(canonicalize(j)) == canonicalize(j), so such a
+# job is its own answer. Jobs are frozen; nothing here is ever stale.
+_CANONICAL: dict[int, Job] = {}
+_CANONICAL_MAX = 32
+
+
+def _remember(job: Job) -> None:
+    if len(_CANONICAL) >= _CANONICAL_MAX:
+        _CANONICAL.clear()
+    _CANONICAL[id(job)] = job
+
+
+def with_namespace(job: Job, namespace: str) -> Job:
+    """`job` in `namespace` (not empty), still known canonical if `job` was:
+    canonicalize reads the namespace only to default an empty one."""
+    out = job.replace(namespace=namespace)
+    if namespace and _CANONICAL.get(id(job)) is job:
+        _remember(out)
+    return out
+
+
 def canonicalize(job: Job) -> Job:
     """Fill Nomad's defaults into a job; canonicalize(canonicalize(j)) == canonicalize(j)."""
+    if _CANONICAL.get(id(job)) is job:
+        return job
+    out = _canonicalize(job)
+    _remember(out)
+    return out
+
+
+def _canonicalize(job: Job) -> Job:
     job = job.replace(
         name=job.name or job.id,
         namespace=job.namespace or "default",

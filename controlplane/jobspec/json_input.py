@@ -126,52 +126,106 @@ def _fields(cls: type) -> dict[str, tuple[str, Any]]:
     return {f.encode_name.lower(): (f.encode_name, f.type) for f in msgspec.structs.fields(cls)}
 
 
+# what normalize_keys does with a known field's value
+_AS_IS, _STRUCT, _LIST, _LOOSE = range(4)
+
+
+@cache
+def _plan(cls: type) -> dict[str, tuple[str, int, Any]]:
+    """lower-cased wire name -> (wire name, action, struct class): `_fields`
+    with each annotation classified once rather than for every key seen."""
+    plan: dict[str, tuple[str, int, Any]] = {}
+    for low, (name, tp) in _fields(cls).items():
+        kind, inner = _struct_of(tp)
+        if name in FREE_FORM_KEYS:
+            action = _AS_IS
+        elif kind == "struct" and inner is not None:
+            action = _STRUCT
+        elif kind == "list" and inner is not None:
+            action = _LIST
+        elif kind in ("dict", "list-other"):
+            action = _LOOSE
+        else:
+            action = _AS_IS
+        plan[low] = (name, action, inner)
+    return plan
+
+
 _EXTRA_BY_LOWER: dict[str, str] = {name.lower(): name for name in _EXTRA_NAMES}
 
+# id(output) -> (output, class it was normalised for, or _LOOSE_TAG): what
+# calls sharing a memo already produced. normalize_keys is idempotent (its
+# output's keys are their own wire names, its nulls are gone), so such an
+# output met again in the same place is returned as it is, not walked again.
+Memo = dict[int, tuple[Any, Any]]
+_LOOSE_TAG = object()
 
-def _loose_keys(value: Any) -> Any:
+
+def _loose_keys(value: Any, memo: Memo | None = None) -> Any:
     """Fix key casing in dicts the structs do not describe (templates, artifacts, ...)."""
     if isinstance(value, list):
+        if memo is not None:
+            seen = memo.get(id(value))
+            if seen is not None and seen[0] is value and seen[1] is _LOOSE_TAG:
+                return value
+            items = [_loose_keys(v, memo) for v in value]
+            memo[id(items)] = (items, _LOOSE_TAG)
+            return items
         return [_loose_keys(v) for v in value]
     if not isinstance(value, dict):
         return value
+    if memo is not None:
+        seen = memo.get(id(value))
+        if seen is not None and seen[0] is value and seen[1] is _LOOSE_TAG:
+            return value
     out: dict[str, Any] = {}
     for key, item in value.items():
         name = _EXTRA_BY_LOWER.get(str(key).lower(), str(key))
-        out[name] = item if name in FREE_FORM_KEYS else _loose_keys(item)
+        out[name] = item if name in FREE_FORM_KEYS else _loose_keys(item, memo)
+    if memo is not None:
+        memo[id(out)] = (out, _LOOSE_TAG)
     return out
 
 
-def normalize_keys(data: Any, cls: type = Job) -> Any:
+def normalize_keys(data: Any, cls: type = Job, memo: Memo | None = None) -> Any:
     """Rename keys to the structs' wire names, case-insensitively; drop nulls.
 
     Free-form maps (Config, Env, Meta, ...) keep their keys and nulls.
-    Unknown keys are kept as written.
+    Unknown keys are kept as written. Calls sharing a `memo` do not walk
+    again what an earlier one produced (normalising twice: see Memo).
     """
     if not isinstance(data, dict):
         return data
-    fields = _fields(cls)
+    if memo is not None:
+        seen = memo.get(id(data))
+        if seen is not None and seen[0] is data and seen[1] is cls:
+            return data
+    plan = _plan(cls)
     out: dict[str, Any] = {}
     for key, value in data.items():
         if value is None:
             continue
-        known = fields.get(str(key).lower())
+        text = key if type(key) is str else str(key)
+        low = text.lower()
+        known = plan.get(low)
         if known is None:
-            name = _EXTRA_BY_LOWER.get(str(key).lower(), str(key))
-            out[name] = value if name in FREE_FORM_KEYS else _loose_keys(value)
+            name = _EXTRA_BY_LOWER.get(low, text)
+            out[name] = value if name in FREE_FORM_KEYS else _loose_keys(value, memo)
             continue
-        name, tp = known
-        kind, inner = _struct_of(tp)
-        if name in FREE_FORM_KEYS:
+        name, action, inner = known
+        if action == _AS_IS:
             out[name] = value
-        elif kind == "struct" and inner is not None:
-            out[name] = normalize_keys(value, inner)
-        elif kind == "list" and inner is not None and isinstance(value, list):
-            out[name] = [normalize_keys(v, inner) for v in value if v is not None]
-        elif kind in ("dict", "list-other"):
-            out[name] = _loose_keys(value)
+        elif action == _STRUCT:
+            out[name] = normalize_keys(value, inner, memo)
+        elif action == _LIST:
+            if isinstance(value, list):
+                out[name] = [normalize_keys(v, inner, memo) for v in value if v is not None]
+            else:
+                out[name] = value
         else:
-            out[name] = value
+            out[name] = _loose_keys(value, memo)
+    if memo is not None:
+        memo[id(out)] = (out, cls)
     return out
 
 
@@ -225,7 +279,13 @@ def decode_job(
     On a type error the message names the group/task, and `lines` (an HCL
     line index relative to the job) locates the enclosing block.
     """
-    data = normalize_keys(api)
+    return decode_normalized(normalize_keys(api), filename, lines)
+
+
+def decode_normalized(
+    data: dict[str, Any], filename: str = "", lines: dict[tuple[str, ...], int] | None = None
+) -> Job:
+    """`decode_job` of a dict normalize_keys already produced."""
     try:
         return from_builtins(data, Job)
     except msgspec.ValidationError as err:

@@ -19,6 +19,8 @@ nesting is refused well before that with a message naming what is too deep.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import chain
 from typing import Any
 
 from lark import Tree
@@ -33,6 +35,8 @@ MAX_GROUP_COUNT = 10_000
 MAX_TASK_GROUPS = 100
 MAX_TASKS = 100
 
+_values = dict.values
+
 # parse-tree nodes that open one level of nesting a user would count
 _HCL_NESTING = frozenset({"block", "object", "tuple", "function_call", "expr_term_paren"})
 
@@ -40,22 +44,24 @@ _HCL_NESTING = frozenset({"block", "object", "tuple", "function_call", "expr_ter
 def json_depth(value: Any, limit: int = MAX_NESTING_DEPTH) -> int:
     """Nesting depth of decoded JSON (a scalar is 0, `{}` is 1); stops
     counting at `limit + 1`, so a hostile document costs no more than that.
-    Iterative: a depth check must not itself overflow the stack."""
-    best = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        best = max(best, depth)
-        if best > limit:
-            return best
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return best
+    Iterative, a level at a time: a depth check must not itself overflow
+    the stack, and only containers are ever queued (one pass per level over
+    all their children, in C where it can: the check runs on every body)."""
+    if not isinstance(value, dict | list):
+        return 0
+    depth = 0
+    level: list[Any] = [value]
+    while level:
+        depth += 1
+        if depth > limit:
+            return depth
+        dicts = [node for node in level if isinstance(node, dict)]
+        children: Iterable[Any] = chain.from_iterable(map(_values, dicts))
+        if len(dicts) < len(level):
+            lists = [node for node in level if not isinstance(node, dict)]
+            children = chain(children, chain.from_iterable(lists))
+        level = [child for child in children if isinstance(child, dict | list)]
+    return depth
 
 
 def nesting_message(what: str, limit: int = MAX_NESTING_DEPTH) -> str:

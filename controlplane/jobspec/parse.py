@@ -15,7 +15,15 @@ from controlplane.structs import Job
 from . import variables as hclvars
 from .defaults import canonicalize, fill_block_defaults
 from .hcl import LineIndex, line_index, parse_tree, tree_to_body
-from .json_input import decode_job, load_json, looks_like_json, normalize_keys, split_json
+from .json_input import (
+    Memo,
+    decode_job,
+    decode_normalized,
+    load_json,
+    looks_like_json,
+    normalize_keys,
+    split_json,
+)
 from .limits import check_hcl_tree, check_json_depth, check_text_size
 from .mapping import Context, job_from_body
 from .validate import validate
@@ -69,14 +77,22 @@ def parse_job_api(
     return api
 
 
-def job_from_api(api: Mapping[str, Any], filename: str = "") -> Job:
+def job_from_api(api: Mapping[str, Any], filename: str = "", *, depth_checked: bool = False) -> Job:
     """An API-submitted job dict (any key casing) -> canonical Job, not validated.
 
     What the server should call on `POST /v1/jobs` bodies: unlike decoding and
     then `canonicalize`, it still sees which policy fields were left unset.
+    `depth_checked`: the caller already bounded the nesting of a document
+    holding `api` (the HTTP layer's read_body), so it is not walked again.
     """
-    check_json_depth(api, filename)
-    return canonicalize(decode_job(fill_block_defaults(normalize_keys(dict(api))), filename))
+    if not depth_checked:
+        check_json_depth(api, filename)
+    # keys are normalised before the defaults are merged (which reads them by
+    # their wire names) and again after (merged blocks keep what the user
+    # wrote): the second pass walks only what the merge made new
+    memo: Memo = {}
+    filled = fill_block_defaults(normalize_keys(dict(api), Job, memo))
+    return canonicalize(decode_normalized(normalize_keys(filled, Job, memo), filename))
 
 
 def parse_job(

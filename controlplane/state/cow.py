@@ -61,3 +61,14 @@ def index_discard(index: dict[Any, frozenset[str]], key: Any, item: str) -> None
     ids = index.get(key)
     if ids is not None and item in ids:
         index[key] = ids - {item}
+
+
+def index_add_all(index: dict[Any, frozenset[str]], adds: dict[Any, list[str]]) -> None:
+    """`index_add` of many items: one new frozenset per key, not one per item
+    (adding a plan's 100 allocations one by one copies the job's set 100 times)."""
+    for key, items in adds.items():
+        ids = index.get(key)
+        if ids is None:
+            index[key] = frozenset(items)
+        elif not ids.issuperset(items):
+            index[key] = ids.union(items)

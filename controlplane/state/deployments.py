@@ -23,16 +23,35 @@ def _with_group(dep: Deployment, group: str, state: DeploymentState, at: int) ->
     return dep.replace(task_groups=groups, modify_time=max(dep.modify_time, at))
 
 
-def count_placed(dep: Deployment, alloc: Allocation) -> Deployment:
-    state = dep.task_groups.get(alloc.task_group)
-    if state is None:
+def count_placed(dep: Deployment, allocs: list[Allocation]) -> Deployment:
+    """`allocs`, placed into `dep`, counted in its groups (PlacedAllocs and
+    PlacedCanaries), each group's state rebuilt once however many there are."""
+    counts: dict[str, int] = {}
+    canaries: dict[str, list[str]] = {}
+    modify_time = dep.modify_time
+    for alloc in allocs:
+        group = alloc.task_group
+        if group not in counts:
+            state = dep.task_groups.get(group)
+            if state is None:
+                continue
+            counts[group] = 0
+            canaries[group] = list(state.placed_canaries or [])
+        counts[group] += 1
+        if alloc.deployment_status is not None and alloc.deployment_status.canary:
+            placed = canaries[group]
+            if alloc.id not in placed:
+                placed.append(alloc.id)
+        modify_time = max(modify_time, alloc.modify_time)
+    if not counts:
         return dep
-    canaries = list(state.placed_canaries or [])
-    canary = alloc.deployment_status is not None and alloc.deployment_status.canary
-    if canary and alloc.id not in canaries:
-        canaries.append(alloc.id)
-    new = state.replace(placed_allocs=state.placed_allocs + 1, placed_canaries=canaries or None)
-    return _with_group(dep, alloc.task_group, new, alloc.modify_time)
+    groups = dict(dep.task_groups)
+    for group, n in counts.items():
+        state = groups[group]
+        groups[group] = state.replace(
+            placed_allocs=state.placed_allocs + n, placed_canaries=canaries[group] or None
+        )
+    return dep.replace(task_groups=groups, modify_time=modify_time)
 
 
 def count_health(dep: Deployment, alloc: Allocation, healthy: bool) -> Deployment:
@@ -101,6 +120,20 @@ class DeploymentWrites(CopyOnWrite):
         """Replace a deployment by `fn(current)` (status changes, promotion, ...)."""
         with self.lock:
             return self._update_deployment(index, dep_id, fn)
+
+    def _count_placed(self, index: int, dep_id: str, allocs: list[Allocation]) -> None:
+        """Count `allocs`, placed into deployment `dep_id` by entry `index`:
+        one update of the deployment, one touch of its job per allocation."""
+        old = self._t.deployments.get(dep_id)
+        if old is None:
+            return
+        new = count_placed(old, allocs).replace(modify_index=index)
+        self._table("deployments")[dep_id] = new
+        touch = self._index("_job_touch")
+        key = (new.namespace, new.job_id)
+        # one count per allocation, as one update per allocation would make
+        touch[key] = touch.get(key, 0) + len(allocs)
+        self._bump(index, "deployments")
 
     def _update_deployment(
         self, index: int, dep_id: str, fn: Callable[[Deployment], Deployment]

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,6 +135,7 @@ def entry_events(msg_name: str, payload: Any, store: Any, index: int) -> list[Ev
         etype = TYPE_DEPLOYMENT_PROMOTION
     t = _Touched()
     t.collect(payload)
+    # most entries touch one or two kinds of object: empty kinds cost nothing
     for ns, job_id in t.jobs:
         job = store.job_by_id(ns, job_id)
         if job is not None and job.modify_index == index:
@@ -144,10 +145,12 @@ def entry_events(msg_name: str, payload: Any, store: Any, index: int) -> list[Ev
         if node is not None and node.modify_index == index:
             events.append(Event("Node", etype, node.id, "", None, index, node))
     allocs: list[Allocation] = []
-    for alloc_id in t.allocs:
-        alloc = store.alloc_by_id(alloc_id)
-        if alloc is not None and alloc.modify_index == index:
-            allocs.append(alloc)
+    if t.allocs:
+        # a plan or a client update changes hundreds: one C-level pass each
+        allocs = [
+            a for a in map(store.alloc_by_id, t.allocs) if a is not None and a.modify_index == index
+        ]
+        for alloc in allocs:
             if alloc.deployment_id:
                 t.deployments.setdefault(alloc.deployment_id, None)
     for dep_id in t.deployments:
@@ -156,9 +159,15 @@ def entry_events(msg_name: str, payload: Any, store: Any, index: int) -> list[Ev
             events.append(
                 Event("Deployment", etype, dep.id, dep.namespace, (dep.job_id,), index, dep)
             )
-    for alloc in allocs:
-        keys = (alloc.job_id, alloc.deployment_id)
-        events.append(Event("Allocation", etype, alloc.id, alloc.namespace, keys, index, alloc))
+    if allocs:
+        # one FilterKeys tuple per (job, deployment), shared by its events: a
+        # plan's hundred would be a hundred more objects the cyclic GC counts
+        # (and collects for) while the buffer holds them
+        shared: dict[tuple[str, str], tuple[str, str]] = {}
+        for a in allocs:
+            k = (a.job_id, a.deployment_id)
+            k = shared.setdefault(k, k)
+            events.append(Event("Allocation", etype, a.id, a.namespace, k, index, a))
     for eval_id in t.evals:
         ev = store.eval_by_id(eval_id)
         if ev is not None and ev.modify_index == index:
@@ -181,39 +190,126 @@ class _Touched:
         self.evals: dict[str, None] = {}
 
     def collect(self, p: Any) -> None:
-        for field in ("job", "revert_job"):
-            job = getattr(p, field, None)
-            if isinstance(job, Job):
-                self.jobs[(job.namespace, job.id)] = None
-        stable = getattr(p, "job_stable", None)
-        if stable is not None:
-            self.jobs[(stable.namespace, stable.job_id)] = None
-        if isinstance(getattr(p, "job_id", None), str) and hasattr(p, "namespace"):
-            self.jobs[(p.namespace, p.job_id)] = None
-        node = getattr(p, "node", None)
-        if isinstance(node, Node):
-            self.nodes[node.id] = None
-        if isinstance(getattr(p, "node_id", None), str):
-            self.nodes[p.node_id] = None
-        dep = getattr(p, "deployment", None)
-        if isinstance(dep, Deployment):
-            self.deployments[dep.id] = None
-        for u in getattr(p, "deployment_updates", None) or ():
-            self.deployments[u.deployment_id] = None
-        if isinstance(getattr(p, "deployment_id", None), str):
-            self.deployments[p.deployment_id] = None
-        for a in getattr(p, "allocs", None) or ():
-            self.allocs[a.id] = None
-        for u in getattr(p, "updates", None) or ():
-            self.allocs[u.id] = None
-        for field in ("healthy", "unhealthy", "transitions"):
-            for alloc_id in getattr(p, field, None) or ():
-                self.allocs[alloc_id] = None
-        ev = getattr(p, "eval", None)
-        if isinstance(ev, Evaluation):
-            self.evals[ev.id] = None
-        for e in getattr(p, "evals", None) or ():
-            self.evals[e.id] = None
+        for read in _readers(p):
+            read(self, p)
+
+
+_Reader = Callable[[_Touched, Any], None]
+
+
+# What each payload field contributes. A message type's readers are found
+# once (_readers): an entry runs only those of the fields it has, in this
+# order (each dict keeps first-seen order), instead of probing every name.
+def _job(t: _Touched, p: Any) -> None:
+    if isinstance(p.job, Job):
+        t.jobs[(p.job.namespace, p.job.id)] = None
+
+
+def _revert_job(t: _Touched, p: Any) -> None:
+    if isinstance(p.revert_job, Job):
+        t.jobs[(p.revert_job.namespace, p.revert_job.id)] = None
+
+
+def _job_stable(t: _Touched, p: Any) -> None:
+    if p.job_stable is not None:
+        t.jobs[(p.job_stable.namespace, p.job_stable.job_id)] = None
+
+
+def _job_id(t: _Touched, p: Any) -> None:
+    if isinstance(p.job_id, str):
+        t.jobs[(p.namespace, p.job_id)] = None
+
+
+def _node(t: _Touched, p: Any) -> None:
+    if isinstance(p.node, Node):
+        t.nodes[p.node.id] = None
+
+
+def _node_id(t: _Touched, p: Any) -> None:
+    if isinstance(p.node_id, str):
+        t.nodes[p.node_id] = None
+
+
+def _deployment(t: _Touched, p: Any) -> None:
+    if isinstance(p.deployment, Deployment):
+        t.deployments[p.deployment.id] = None
+
+
+def _deployment_updates(t: _Touched, p: Any) -> None:
+    for u in p.deployment_updates or ():
+        t.deployments[u.deployment_id] = None
+
+
+def _deployment_id(t: _Touched, p: Any) -> None:
+    if isinstance(p.deployment_id, str):
+        t.deployments[p.deployment_id] = None
+
+
+def _allocs(t: _Touched, p: Any) -> None:
+    allocs = t.allocs
+    for a in p.allocs or ():
+        allocs[a.id] = None
+
+
+def _updates(t: _Touched, p: Any) -> None:
+    allocs = t.allocs
+    for u in p.updates or ():
+        allocs[u.id] = None
+
+
+def _alloc_ids(field: str) -> _Reader:
+    def read(t: _Touched, p: Any) -> None:
+        for alloc_id in getattr(p, field) or ():
+            t.allocs[alloc_id] = None
+
+    return read
+
+
+def _eval(t: _Touched, p: Any) -> None:
+    if isinstance(p.eval, Evaluation):
+        t.evals[p.eval.id] = None
+
+
+def _evals(t: _Touched, p: Any) -> None:
+    for e in p.evals or ():
+        t.evals[e.id] = None
+
+
+# (field, reader, other fields the reader needs); the order of _Touched.collect
+_FIELD_READERS: tuple[tuple[str, _Reader, tuple[str, ...]], ...] = (
+    ("job", _job, ()),
+    ("revert_job", _revert_job, ()),
+    ("job_stable", _job_stable, ()),
+    ("job_id", _job_id, ("namespace",)),
+    ("node", _node, ()),
+    ("node_id", _node_id, ()),
+    ("deployment", _deployment, ()),
+    ("deployment_updates", _deployment_updates, ()),
+    ("deployment_id", _deployment_id, ()),
+    ("allocs", _allocs, ()),
+    ("updates", _updates, ()),
+    ("healthy", _alloc_ids("healthy"), ()),
+    ("unhealthy", _alloc_ids("unhealthy"), ()),
+    ("transitions", _alloc_ids("transitions"), ()),
+    ("eval", _eval, ()),
+    ("evals", _evals, ()),
+)
+_READERS: dict[type, tuple[_Reader, ...]] = {}
+
+
+def _readers(p: Any) -> tuple[_Reader, ...]:
+    cls = type(p)
+    readers = _READERS.get(cls)
+    if readers is None:
+        readers = tuple(
+            read
+            for field, read, needs in _FIELD_READERS
+            if hasattr(p, field) and all(hasattr(p, n) for n in needs)
+        )
+        # every Struct of a class has the same attributes; other objects may not
+        if isinstance(p, msgspec.Struct):
+            _READERS[cls] = readers
+    return readers
 
 
 # -- subscription filters ---------------------------------------------------

@@ -11,8 +11,9 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Iterable, Mapping
-from functools import partial
 from typing import Any
+
+from msgspec.structs import replace as _replace
 
 from controlplane.structs import (
     Allocation,
@@ -28,15 +29,14 @@ from controlplane.structs import (
     to_builtins,
 )
 
-from . import deployments
-from .cow import COW_ALL, COW_INDEXES, CopyOnWrite, index_add, index_discard
+from .cow import COW_ALL, COW_INDEXES, CopyOnWrite, index_add, index_add_all, index_discard
 from .deployments import DeploymentWrites
 from .notify import ChangeNotifier
 from .periodic import PeriodicWrites
 from .reads import Reads
 from .security import SecurityWrites
 from .services import Change, ServiceWrites
-from .tables import JOB_VERSIONS_KEPT, Tables
+from .tables import JOB_VERSIONS_KEPT, JobKey, Tables
 from .variables import VariableWrites
 
 # Fields that do not make a new job version when they alone change.
@@ -105,6 +105,14 @@ class _Indexed(Reads, CopyOnWrite):
         touch = self._index("_job_touch")
         key = (obj.namespace, obj.job_id)
         touch[key] = touch.get(key, 0) + 1
+
+    def _touch_counts(self, counts: dict[JobKey, int]) -> None:
+        """`_touch` for many writes at once: `counts` per (namespace, job)."""
+        if not counts:
+            return
+        touch = self._index("_job_touch")
+        for key, n in counts.items():
+            touch[key] = touch.get(key, 0) + n
 
 
 class StateSnapshot(_Indexed):
@@ -213,7 +221,8 @@ class StateStore(
             if old is not None and job_spec(old) == job_spec(job):
                 return old
             version = old.version + 1 if old is not None else 0
-            stored = job.replace(
+            stored = _replace(
+                job,
                 version=version,
                 submit_time=submit_time,
                 create_index=old.create_index if old else index,
@@ -401,34 +410,66 @@ class StateStore(
 
     # -- evaluations -----------------------------------------------------
     def upsert_evals(self, index: int, evals: Iterable[Evaluation]) -> None:
+        evals = list(evals)
         with self.lock:
+            if evals:
+                table = self._table("evals")
+                by_job = self._index("_evals_by_job")
+                touch = self._index("_job_touch")
             for ev in evals:
-                old = self._t.evals.get(ev.id)
-                stored = ev.replace(
-                    create_index=old.create_index if old else index, modify_index=index
+                old = table.get(ev.id)
+                stored = _replace(
+                    ev, create_index=old.create_index if old else index, modify_index=index
                 )
-                self._table("evals")[ev.id] = stored
-                self._touch(stored)
-                index_add(self._index("_evals_by_job"), (ev.namespace, ev.job_id), ev.id)
+                table[ev.id] = stored
+                key = (ev.namespace, ev.job_id)
+                touch[key] = touch.get(key, 0) + 1
+                index_add(by_job, key, ev.id)
             self._bump(index, "evals")
 
     # -- allocations -----------------------------------------------------
-    def upsert_allocs(self, index: int, allocs: Iterable[Allocation]) -> list[Allocation]:
+    def upsert_allocs(
+        self, index: int, allocs: Iterable[Allocation], job: Job | None = None
+    ) -> list[Allocation]:
         """Scheduler placements: new allocs, in-place updates and stop decisions.
 
         Client-owned fields (ClientStatus, TaskStates) of an existing alloc are
-        kept: the scheduler never reports on tasks.
+        kept: the scheduler never reports on tasks. `job` is given to the
+        allocs that carry none (a plan entry carries its job once).
         """
         stored_all = []
+        # gathered per entry, written once per key: a plan's 100 allocations
+        # share a job, a deployment and a few nodes
+        by_node: dict[str, list[str]] = {}
+        by_job: dict[JobKey, list[str]] = {}
+        touched: dict[JobKey, int] = {}
+        placed: dict[str, list[Allocation]] = {}
+        allocs = list(allocs)
         with self.lock:
+            # taken only when there is something to write: the first write
+            # after a snapshot copies the table
+            table = self._table("allocs") if allocs else self._t.allocs
             for a in allocs:
-                old = self._t.allocs.get(a.id)
+                old = table.get(a.id)
                 if old is None:
-                    stored = a.replace(
-                        create_index=index, modify_index=index, alloc_modify_index=index
-                    )
+                    if job is not None and a.job is None:
+                        stored = _replace(
+                            a,
+                            job=job,
+                            create_index=index,
+                            modify_index=index,
+                            alloc_modify_index=index,
+                        )
+                    else:
+                        stored = _replace(
+                            a, create_index=index, modify_index=index, alloc_modify_index=index
+                        )
                 else:
-                    stored = a.replace(
+                    kept: dict[str, Any] = {}
+                    if job is not None and a.job is None:
+                        kept["job"] = job
+                    stored = _replace(
+                        a,
                         create_index=old.create_index,
                         create_time=old.create_time,
                         modify_index=index,
@@ -441,19 +482,26 @@ class StateStore(
                         deployment_status=a.deployment_status
                         if a.deployment_id != old.deployment_id
                         else a.deployment_status or old.deployment_status,
+                        **kept,
                     )
-                self._table("allocs")[a.id] = stored
-                self._index_alloc(stored)
-                self._touch(stored)
+                table[a.id] = stored
+                key = (stored.namespace, stored.job_id)
+                by_node.setdefault(stored.node_id, []).append(stored.id)
+                by_job.setdefault(key, []).append(stored.id)
+                touched[key] = touched.get(key, 0) + 1
                 stored_all.append(stored)
                 if stored.client_terminal():
                     self._delete_services_of_allocs(index, [stored.id])
                 if stored.deployment_id and (
                     old is None or old.deployment_id != stored.deployment_id
                 ):
-                    self._update_deployment(
-                        index, stored.deployment_id, partial(deployments.count_placed, alloc=stored)
-                    )
+                    placed.setdefault(stored.deployment_id, []).append(stored)
+            if by_node:
+                index_add_all(self._index("_allocs_by_node"), by_node)
+                index_add_all(self._index("_allocs_by_job"), by_job)
+                self._touch_counts(touched)
+            for dep_id, counted in placed.items():
+                self._count_placed(index, dep_id, counted)
             self._bump(index, "allocs")
         return stored_all
 
@@ -461,29 +509,38 @@ class StateStore(
         self, index: int, updates: Iterable[AllocClientUpdate]
     ) -> list[Allocation]:
         changed = []
+        touched: dict[JobKey, int] = {}
         with self.lock:
+            current = self._t.allocs
+            table = None
             for u in updates:
-                old = self._t.allocs.get(u.id)
+                old = current.get(u.id)
                 if old is None:
                     continue
-                new = old.replace(
+                if table is None:
+                    table = current = self._table("allocs")
+                new = _replace(
+                    old,
                     client_status=u.client_status or old.client_status,
                     client_description=u.client_description or old.client_description,
                     task_states=u.task_states if u.task_states is not None else old.task_states,
                     deployment_status=(
-                        u.deployment_status.replace(modify_index=index)
+                        _replace(u.deployment_status, modify_index=index)
                         if u.deployment_status is not None
                         else old.deployment_status
                     ),
                     modify_time=u.modify_time or old.modify_time,
                     modify_index=index,
                 )
-                self._table("allocs")[u.id] = new
-                self._touch(new)
+                table[u.id] = new
+                key = (new.namespace, new.job_id)
+                touched[key] = touched.get(key, 0) + 1
                 changed.append(new)
-                self._count_health(index, old, new)
+                if new.deployment_status is not old.deployment_status:
+                    self._count_health(index, old, new)
                 if new.client_terminal():
                     self._delete_services_of_allocs(index, [new.id])
+            self._touch_counts(touched)
             self._bump(index, "allocs")
         return changed
 

@@ -10,6 +10,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Message
 
 from controlplane.api.common import read_body
 from controlplane.api.limits import BodyLimit
@@ -105,3 +106,64 @@ async def test_read_body_refuses_bytes_that_are_not_utf8() -> None:
         resp = await c.put("/decode", content=b"\xb4\xca{}")
     assert resp.status_code == 400
     assert resp.text.startswith("Failed to decode request body")
+
+
+def _scope(headers: list[tuple[bytes, bytes]], path: str = "/echo") -> dict[str, object]:
+    return {"type": "http", "method": "PUT", "path": path, "headers": headers}
+
+
+async def test_a_declared_length_under_the_limit_is_not_counted_again() -> None:
+    # the HTTP server frames the body by its length: the app gets the
+    # server's own receive and send, not wrappers
+    seen: list[object] = []
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        seen.extend([receive, send])
+
+    async def receive() -> dict[str, object]:
+        raise AssertionError("not read")
+
+    async def send(message: object) -> None:
+        raise AssertionError("nothing sent")
+
+    limit = BodyLimit(app, max_bytes=LIMIT)
+    await limit(_scope([(b"content-length", b"10")]), receive, send)
+    assert seen == [receive, send]
+
+
+async def test_a_length_with_a_transfer_encoding_is_still_counted() -> None:
+    # were a server to let chunked framing win over Content-Length, the
+    # declared length would prove nothing: the body is counted as streamed
+    chunks = [b"x" * 600, b"x" * 600]
+    sent: list[Message] = []
+
+    async def receive() -> dict[str, object]:
+        chunk = chunks.pop(0)
+        return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        while True:
+            message = await receive()  # type: ignore[operator]
+            if not message.get("more_body"):
+                break
+
+    headers = [(b"content-length", b"10"), (b"transfer-encoding", b"chunked")]
+    limit = BodyLimit(app, max_bytes=LIMIT)
+    await limit(_scope(headers), receive, send)
+    assert sent[0]["status"] == 413
+    assert sent[1]["body"] == f"Request body too large: limit is {LIMIT} bytes".encode()
+
+
+async def test_read_body_bounds_the_nesting_of_any_encoding() -> None:
+    # few brackets skip the walk; json.loads also reads UTF-16 and UTF-32,
+    # where a bracket still holds its byte
+    ok = ('{"a":' * 60 + "1" + "}" * 60).encode("utf-16")
+    deep = ('{"a":' * 65 + "1" + "}" * 65).encode("utf-32")
+    flat = b'{"a": "' + b"[" * 5000 + b'"}'  # brackets in a string count, harmlessly
+    async with _client() as c:
+        responses = [await c.put("/decode", content=body) for body in (ok, deep, flat)]
+    assert [r.status_code for r in responses] == [200, 400, 200]
+    assert responses[1].text.endswith("nested too deeply (more than 64 levels)")
