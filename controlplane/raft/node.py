@@ -24,6 +24,7 @@ from controlplane.errors import InternalError, NoLeader, error_for_status
 from controlplane.state import StateStore
 from controlplane.structs import Struct
 
+from . import transport_fix
 from .fsm import FSM, ApplyResult
 from .group_commit import GroupCommitter
 from .messages import MsgType, encode
@@ -119,6 +120,7 @@ def _sync_conf(cfg: RaftConfig) -> SyncObjConf:
 
 class RaftNode:
     def __init__(self, store: StateStore, cfg: RaftConfig) -> None:
+        transport_fix.apply()
         self.cfg = cfg
         self.fsm = FSM(store)
         self.store = store
