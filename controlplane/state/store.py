@@ -17,10 +17,7 @@ from msgspec.structs import replace as _replace
 
 from controlplane.structs import (
     Allocation,
-    AllocClientUpdate,
-    AllocDeploymentStatus,
     Deployment,
-    DesiredTransition,
     Evaluation,
     Job,
     Node,
@@ -29,7 +26,8 @@ from controlplane.structs import (
     to_builtins,
 )
 
-from .cow import COW_ALL, COW_INDEXES, CopyOnWrite, index_add, index_add_all, index_discard
+from .alloc_writes import AllocWrites
+from .cow import COW_ALL, COW_INDEXES, CopyOnWrite, index_add, index_discard
 from .deployments import DeploymentWrites
 from .notify import ChangeNotifier
 from .periodic import PeriodicWrites
@@ -58,11 +56,6 @@ def job_spec(job: Job) -> dict[str, Any]:
     for k in _NON_SPEC_FIELDS:
         data.pop(k, None)
     return data
-
-
-def _set_fields(t: DesiredTransition) -> dict[str, Any]:
-    """A transition's fields by attribute name (for merging non-None ones)."""
-    return {f: getattr(t, f) for f in t.__struct_fields__}
 
 
 class _Indexed(Reads, CopyOnWrite):
@@ -150,7 +143,13 @@ class StateSnapshot(_Indexed):
 
 
 class StateStore(
-    _Indexed, DeploymentWrites, ServiceWrites, SecurityWrites, PeriodicWrites, VariableWrites
+    _Indexed,
+    DeploymentWrites,
+    ServiceWrites,
+    SecurityWrites,
+    PeriodicWrites,
+    VariableWrites,
+    AllocWrites,
 ):
     def __init__(self) -> None:
         super().__init__(Tables())
@@ -426,168 +425,6 @@ class StateStore(
                 touch[key] = touch.get(key, 0) + 1
                 index_add(by_job, key, ev.id)
             self._bump(index, "evals")
-
-    # -- allocations -----------------------------------------------------
-    def upsert_allocs(
-        self, index: int, allocs: Iterable[Allocation], job: Job | None = None
-    ) -> list[Allocation]:
-        """Scheduler placements: new allocs, in-place updates and stop decisions.
-
-        Client-owned fields (ClientStatus, TaskStates) of an existing alloc are
-        kept: the scheduler never reports on tasks. `job` is given to the
-        allocs that carry none (a plan entry carries its job once).
-        """
-        stored_all = []
-        # gathered per entry, written once per key: a plan's 100 allocations
-        # share a job, a deployment and a few nodes
-        by_node: dict[str, list[str]] = {}
-        by_job: dict[JobKey, list[str]] = {}
-        touched: dict[JobKey, int] = {}
-        placed: dict[str, list[Allocation]] = {}
-        allocs = list(allocs)
-        with self.lock:
-            # taken only when there is something to write: the first write
-            # after a snapshot copies the table
-            table = self._table("allocs") if allocs else self._t.allocs
-            for a in allocs:
-                old = table.get(a.id)
-                if old is None:
-                    if job is not None and a.job is None:
-                        stored = _replace(
-                            a,
-                            job=job,
-                            create_index=index,
-                            modify_index=index,
-                            alloc_modify_index=index,
-                        )
-                    else:
-                        stored = _replace(
-                            a, create_index=index, modify_index=index, alloc_modify_index=index
-                        )
-                else:
-                    kept: dict[str, Any] = {}
-                    if job is not None and a.job is None:
-                        kept["job"] = job
-                    stored = _replace(
-                        a,
-                        create_index=old.create_index,
-                        create_time=old.create_time,
-                        modify_index=index,
-                        alloc_modify_index=index,
-                        # the scheduler only ever decides "lost" (node down)
-                        client_status="lost" if a.client_status == "lost" else old.client_status,
-                        client_description=old.client_description,
-                        task_states=old.task_states,
-                        # a move into another deployment starts its health afresh
-                        deployment_status=a.deployment_status
-                        if a.deployment_id != old.deployment_id
-                        else a.deployment_status or old.deployment_status,
-                        **kept,
-                    )
-                table[a.id] = stored
-                key = (stored.namespace, stored.job_id)
-                by_node.setdefault(stored.node_id, []).append(stored.id)
-                by_job.setdefault(key, []).append(stored.id)
-                touched[key] = touched.get(key, 0) + 1
-                stored_all.append(stored)
-                if stored.client_terminal():
-                    self._delete_services_of_allocs(index, [stored.id])
-                if stored.deployment_id and (
-                    old is None or old.deployment_id != stored.deployment_id
-                ):
-                    placed.setdefault(stored.deployment_id, []).append(stored)
-            if by_node:
-                index_add_all(self._index("_allocs_by_node"), by_node)
-                index_add_all(self._index("_allocs_by_job"), by_job)
-                self._touch_counts(touched)
-            for dep_id, counted in placed.items():
-                self._count_placed(index, dep_id, counted)
-            self._bump(index, "allocs")
-        return stored_all
-
-    def update_allocs_from_client(
-        self, index: int, updates: Iterable[AllocClientUpdate]
-    ) -> list[Allocation]:
-        changed = []
-        touched: dict[JobKey, int] = {}
-        with self.lock:
-            current = self._t.allocs
-            table = None
-            for u in updates:
-                old = current.get(u.id)
-                if old is None:
-                    continue
-                if table is None:
-                    table = current = self._table("allocs")
-                new = _replace(
-                    old,
-                    client_status=u.client_status or old.client_status,
-                    client_description=u.client_description or old.client_description,
-                    task_states=u.task_states if u.task_states is not None else old.task_states,
-                    deployment_status=(
-                        _replace(u.deployment_status, modify_index=index)
-                        if u.deployment_status is not None
-                        else old.deployment_status
-                    ),
-                    modify_time=u.modify_time or old.modify_time,
-                    modify_index=index,
-                )
-                table[u.id] = new
-                key = (new.namespace, new.job_id)
-                touched[key] = touched.get(key, 0) + 1
-                changed.append(new)
-                if new.deployment_status is not old.deployment_status:
-                    self._count_health(index, old, new)
-                if new.client_terminal():
-                    self._delete_services_of_allocs(index, [new.id])
-            self._touch_counts(touched)
-            self._bump(index, "allocs")
-        return changed
-
-    def update_alloc_desired_transitions(
-        self, index: int, transitions: dict[str, DesiredTransition], modify_time: int
-    ) -> list[Allocation]:
-        """Merge operator / drainer transitions (Migrate) into allocs."""
-        changed = []
-        with self.lock:
-            for alloc_id, t in transitions.items():
-                old = self._t.allocs.get(alloc_id)
-                if old is None:
-                    continue
-                merged = old.desired_transition.replace(
-                    **{k: v for k, v in _set_fields(t).items() if v is not None}
-                )
-                new = old.replace(
-                    desired_transition=merged,
-                    modify_index=index,
-                    modify_time=modify_time or old.modify_time,
-                )
-                self._table("allocs")[alloc_id] = new
-                self._touch(new)
-                changed.append(new)
-            self._bump(index, "allocs")
-        return changed
-
-    def set_alloc_health(
-        self, index: int, alloc_ids: Iterable[str], healthy: bool, timestamp: str
-    ) -> None:
-        """An operator's (or the watcher's) health verdict for allocs of a deployment."""
-        with self.lock:
-            for alloc_id in alloc_ids:
-                old = self._t.allocs.get(alloc_id)
-                if old is None:
-                    continue
-                status = old.deployment_status or AllocDeploymentStatus()
-                new = old.replace(
-                    deployment_status=status.replace(
-                        healthy=healthy, timestamp=timestamp, modify_index=index
-                    ),
-                    modify_index=index,
-                )
-                self._table("allocs")[alloc_id] = new
-                self._touch(new)
-                self._count_health(index, old, new)
-            self._bump(index, "allocs")
 
     # -- servers ---------------------------------------------------------
     def upsert_server(self, index: int, member: ServerMember) -> None:
