@@ -9,9 +9,9 @@ refreshes and retries the remainder. Never schedules.
 Checks are serial, commits are pipelined (as Nomad's plan applier): a plan
 is checked and handed to Raft under the lock, and its worker waits for the
 commit outside it, so the next plan is checked while this one replicates.
-The next check must see the placements still in flight: they are kept per
-node (`_InFlight`) from hand-off until the Raft thread has applied them, and
-the check reads the store with them laid over it. Plans in a namespace with
+The next check must see the placements still in flight: the applier keeps
+them per node (`_pending`) from hand-off until the Raft thread has applied
+them, and `evaluate_plan` lays them over the store's allocations. Plans in a namespace with
 a quota are committed under the lock (the quota sums the whole namespace).
 """
 

@@ -78,6 +78,17 @@ def store() -> Iterator[StateStore]:
     s.notifier.close()  # releases a parked loop at once
 
 
+def _counted_watcher(store: StateStore, passes: _Passes) -> DeploymentWatcher:
+    """A deployment watcher whose passes `passes` counts (timer passes off)."""
+
+    class Watcher(DeploymentWatcher):
+        def tick(self) -> Any:
+            passes.record()
+            return super().tick()
+
+    return Watcher(_NoRaft(), store, tick_s=QUIET_S)  # type: ignore[arg-type]
+
+
 def _job(s: StateStore, index: int, job_id: str = "web") -> None:
     s.upsert_job(index, Job(id=job_id), submit_time=index)
 
@@ -91,12 +102,7 @@ def test_deployment_watcher_wakes_for_deployments_and_while_one_runs_allocs(
 ) -> None:
     passes = _Passes(store)
 
-    class Watcher(DeploymentWatcher):
-        def tick(self) -> Any:
-            passes.record()
-            return super().tick()
-
-    w = Watcher(_NoRaft(), store, tick_s=QUIET_S)  # type: ignore[arg-type]
+    w = _counted_watcher(store, passes)
     w.start()
     try:
         passes.wait_parked_after(1)
@@ -121,12 +127,7 @@ def test_deployment_watcher_wakes_for_deployments_and_while_one_runs_allocs(
 def test_deployment_watcher_coalesces_a_burst_of_commits(store: StateStore) -> None:
     passes = _Passes(store)
 
-    class Watcher(DeploymentWatcher):
-        def tick(self) -> Any:
-            passes.record()
-            return super().tick()
-
-    w = Watcher(_NoRaft(), store, tick_s=QUIET_S)  # type: ignore[arg-type]
+    w = _counted_watcher(store, passes)
     w.start()
     try:
         passes.wait_parked_after(1)
